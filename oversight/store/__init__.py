@@ -1,0 +1,27 @@
+"""SQLModel tables and the Store API."""
+
+from oversight.store.store import Store, StoreError, make_engine
+from oversight.store.tables import (
+    Debate,
+    Experiment,
+    Judgment,
+    Label,
+    LabelSet,
+    Question,
+    TrainingRun,
+    Turn,
+)
+
+__all__ = [
+    "Debate",
+    "Experiment",
+    "Judgment",
+    "Label",
+    "LabelSet",
+    "Question",
+    "Store",
+    "StoreError",
+    "TrainingRun",
+    "Turn",
+    "make_engine",
+]

@@ -1,0 +1,95 @@
+"""Debaters and consultants: advocates for an assigned answer.
+
+A debater argues its assigned answer against an opponent and sees the transcript so far; a
+consultant argues alone. Both see the hidden context when the question has one and may quote
+it; quotes are verified against it when the turn is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agents import transcript
+from agents.quotes import extract_quotes
+from agents.templates import PromptTemplate, load_template
+from oversight.backends.base import Backend, GenerateRequest, Message, SamplingParams
+from oversight.store.tables import Question, Turn
+
+QUOTE_RULE = (
+    " You may quote the source material between <quote> and </quote>; the judge is told "
+    "which quotes match the source exactly."
+)
+
+
+@dataclass(frozen=True)
+class Speech:
+    """What an advocate said, ready to be stored as a Turn."""
+
+    text: str
+    quotes: list[dict[str, object]]
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+
+
+@dataclass(frozen=True)
+class Advocate:
+    """A debater or consultant: one template, one word limit, one sampling setting."""
+
+    role: str
+    """``debater`` or ``consultant``; selects the built-in template."""
+    word_limit: int
+    params: SamplingParams
+    template: PromptTemplate | None = None
+
+    def prompt(self) -> PromptTemplate:
+        return self.template or load_template(self.role)
+
+    def messages(
+        self,
+        question: Question,
+        speaker: str,
+        assignment: dict[str, int],
+        turns_so_far: Sequence[Turn],
+        round_: int,
+    ) -> list[Message]:
+        mine = assignment[speaker]
+        others = [c for s, c in assignment.items() if s != speaker]
+        opponent = others[0] if others else 1 - mine
+        history = transcript.for_speaker(turns_so_far, speaker, assignment)
+        name = f"{self.role.capitalize()} {transcript.letter_for(mine, range(8))}"
+        return self.prompt().render(
+            name=name,
+            my_answer=question.choices[mine],
+            opponent_answer=question.choices[opponent],
+            word_limit=self.word_limit,
+            quote_rule=QUOTE_RULE if question.context else "",
+            context_section=f"Source material:\n{question.context}\n\n" if question.context else "",
+            question=question.text,
+            answer_a=question.choices[0],
+            answer_b=question.choices[1],
+            transcript_section=f"Transcript so far:\n{history}\n\n" if history else "",
+            round=round_ + 1,
+        )
+
+    async def speak(
+        self,
+        backend: Backend,
+        question: Question,
+        speaker: str,
+        assignment: dict[str, int],
+        turns_so_far: Sequence[Turn],
+        round_: int,
+    ) -> Speech:
+        request = GenerateRequest(
+            self.messages(question, speaker, assignment, turns_so_far, round_), self.params
+        )
+        (completion,) = await backend.generate([request])
+        return Speech(
+            text=completion.text,
+            quotes=extract_quotes(completion.text, question.context),
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            latency_s=completion.latency_s,
+        )

@@ -1,0 +1,40 @@
+"""What protocol graphs need at run time: the Store, backends and role objects.
+
+Graph state holds only ids and counters; everything large lives in the Store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agents.debater import Advocate
+from agents.judge import PromptedJudge
+from oversight.backends.base import Backend, BackendError
+from oversight.store import Store
+from langgraph.types import RetryPolicy
+
+
+@dataclass(frozen=True)
+class JudgeBinding:
+    """A judge and the backend that serves its model."""
+
+    judge: PromptedJudge
+    backend: Backend
+
+
+@dataclass
+class GraphContext:
+    store: Store
+    judges: list[JudgeBinding]
+    advocates: dict[str, tuple[Advocate, Backend, str]] = field(default_factory=dict)
+    """Per protocol name: the advocate, its backend and its model reference."""
+
+
+def is_transient(err: Exception) -> bool:
+    """Retry only what may succeed on a second try (timeouts, overload, lost connections)."""
+    if isinstance(err, BackendError):
+        return err.transient
+    return isinstance(err, TimeoutError | ConnectionError)
+
+
+RETRY = RetryPolicy(max_attempts=4, initial_interval=1.0, retry_on=is_transient)

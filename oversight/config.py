@@ -1,0 +1,202 @@
+"""Experiment configuration: one TOML file validated by pydantic.
+
+Errors name the file and the dotted field path, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_STORE = "sqlite:///oversight.db"
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    """Where the questions come from."""
+
+    source: str
+    """Source name: mmlu, arc, cosmosqa, boolq, truthfulqa, jsonl, or a Hub dataset id."""
+    path: str | None = None
+    """Data folder or file; defaults to $OVERSIGHT_SHARED_DATA or a ../shared/data folder."""
+    split: str = "test"
+    """Split of the source to read."""
+    limit: int | None = Field(default=None, ge=1)
+    """Number of questions (a seeded sample, so raising it extends the selection)."""
+    binarize: bool = True
+    """Keep the correct answer and one distractor, as in openai/weak-to-strong."""
+
+
+class ModelConfig(_Strict):
+    """A model served by one backend; referred to by its alias (the table key)."""
+
+    model: str
+    """Registry alias, local path or Hugging Face hub id."""
+    backend: Literal["transformers"] = "transformers"
+    """Which backend serves the model."""
+    device: str = "cpu"
+    """Torch device for the transformers backend."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Weights dtype."""
+    max_batch_size: int = Field(default=8, ge=1)
+    """Most requests gathered into one forward pass."""
+
+
+class GenerationConfig(_Strict):
+    """Sampling settings for a speaker."""
+
+    max_new_tokens: int = Field(default=96, ge=1)
+    """Token budget of one speech."""
+    temperature: float = Field(default=0.0, ge=0.0)
+    """0 means greedy decoding (repeatable)."""
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Nucleus sampling mass."""
+
+
+class DebateProtocol(_Strict):
+    """Two debaters argue opposite answers for a number of rounds."""
+
+    kind: Literal["debate"] = "debate"
+    model: str
+    """Alias of the debaters' model (both debaters are copies of it)."""
+    rounds: int = Field(default=2, ge=1)
+    """Number of rounds; each debater speaks once per round."""
+    turns: Literal["simultaneous", "sequential"] = "simultaneous"
+    """Simultaneous: each sees only earlier rounds. Sequential: B also sees A's current speech."""
+    word_limit: int = Field(default=80, ge=1)
+    """Word limit stated in the debater prompt."""
+    swap: bool = True
+    """Also run with the answers' speakers exchanged, to cancel speaker-order effects."""
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    """Sampling settings of each speech."""
+
+
+class ConsultancyProtocol(_Strict):
+    """One consultant argues an assigned answer; run once for each answer."""
+
+    kind: Literal["consultancy"] = "consultancy"
+    model: str
+    """Alias of the consultant's model."""
+    rounds: int = Field(default=2, ge=1)
+    """Number of speeches by the consultant."""
+    word_limit: int = Field(default=80, ge=1)
+    """Word limit stated in the consultant prompt."""
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    """Sampling settings of each speech."""
+
+
+class DirectProtocol(_Strict):
+    """The judges answer alone: the naive baseline."""
+
+    kind: Literal["direct"] = "direct"
+
+
+Protocol = Annotated[
+    DebateProtocol | ConsultancyProtocol | DirectProtocol, Field(discriminator="kind")
+]
+
+
+class JudgeConfig(_Strict):
+    """One member of the judge ensemble."""
+
+    name: str
+    """Short name shown in reports."""
+    model: str
+    """Alias of the judge's model."""
+    prompt: str = "judge"
+    """Prompt template name (agents/prompts/NAME.txt) or a path to a template file."""
+    sees_context: bool = False
+    """Whether the judge sees the hidden context (normally not: that is the oversight gap)."""
+
+
+class ExperimentConfig(_Strict):
+    """A whole experiment, as written in its TOML file."""
+
+    name: str = Field(min_length=1)
+    """Experiment name; rerunning a name resumes it."""
+    seed: int = 0
+    """Seed for question sampling, binarization and generation."""
+    store: str = DEFAULT_STORE
+    """SQLAlchemy URL of the Store (SQLite by default)."""
+    concurrency: int = Field(default=8, ge=1)
+    """Debates in flight at once."""
+    data: DataConfig
+    """Question source."""
+    models: dict[str, ModelConfig]
+    """Models by alias."""
+    protocols: dict[str, Protocol]
+    """Protocols by name; each name becomes a Debate.protocol value."""
+    judges: list[JudgeConfig] = Field(min_length=1)
+    """The judge ensemble; every debate is judged by every member."""
+
+    @model_validator(mode="after")
+    def _aliases_exist(self) -> ExperimentConfig:
+        known = set(self.models)
+        for pname, proto in self.protocols.items():
+            alias = getattr(proto, "model", None)
+            if alias is not None and alias not in known:
+                raise ValueError(
+                    f"protocols.{pname}.model: unknown model alias {alias!r} "
+                    f"(defined: {sorted(known)})"
+                )
+        for i, judge in enumerate(self.judges):
+            if judge.model not in known:
+                raise ValueError(
+                    f"judges.{i}.model: unknown model alias {judge.model!r} "
+                    f"(defined: {sorted(known)})"
+                )
+        names = [j.name for j in self.judges]
+        if len(set(names)) != len(names):
+            raise ValueError(f"judges: names must be unique, got {names}")
+        return self
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define what is computed (not where it is stored or how fast)."""
+        data = self.model_dump(mode="json", exclude={"store", "concurrency"})
+        data["data"].pop("limit", None)
+        return data
+
+    def config_hash(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    """One line per problem: ``file: dotted.field: message``."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source)) from None
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment TOML file."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{p}: invalid TOML: {err}") from None
+    return parse_config(raw, str(p))

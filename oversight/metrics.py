@@ -1,0 +1,96 @@
+"""Metrics: accuracy, bootstrap confidence intervals, calibration, AUROC, PGR.
+
+Pure functions over numpy arrays so they are easy to test and reuse in reports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def accuracy(correct: Sequence[float]) -> float:
+    """Mean of per-item correctness (1, 0, or 0.5 for an exact tie)."""
+    arr = np.asarray(correct, dtype=float)
+    return float(arr.mean()) if arr.size else math.nan
+
+
+def correctness(p_correct: Sequence[float]) -> np.ndarray:
+    """1 where the probability on the correct answer beats 0.5, 0.5 on a tie, else 0."""
+    p = np.asarray(p_correct, dtype=float)
+    return np.where(np.isclose(p, 0.5), 0.5, (p > 0.5).astype(float))
+
+
+def bootstrap_ci(
+    values: Sequence[float],
+    groups: Sequence[str] | None = None,
+    *,
+    n_resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean.
+
+    With ``groups`` (e.g. question ids), whole groups are resampled: the several debates of
+    one question are not independent, so resampling them one by one would be too narrow.
+    """
+    vals = np.asarray(values, dtype=float)
+    if vals.size == 0:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        idx = rng.integers(0, vals.size, size=(n_resamples, vals.size))
+        means = vals[idx].mean(axis=1)
+    else:
+        keys = sorted(set(groups))
+        pos = {k: i for i, k in enumerate(keys)}
+        g = np.array([pos[k] for k in groups])
+        sums = np.bincount(g, weights=vals, minlength=len(keys))
+        counts = np.bincount(g, minlength=len(keys)).astype(float)
+        pick = rng.integers(0, len(keys), size=(n_resamples, len(keys)))
+        means = sums[pick].sum(axis=1) / counts[pick].sum(axis=1)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(means, [alpha, 1 - alpha])
+    return (float(lo), float(hi))
+
+
+def expected_calibration_error(
+    confidence: Sequence[float], correct: Sequence[float], n_bins: int = 10
+) -> float:
+    """ECE: bin by confidence, weight |accuracy - confidence| by bin size."""
+    conf = np.asarray(confidence, dtype=float)
+    corr = np.asarray(correct, dtype=float)
+    if conf.size == 0:
+        return math.nan
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    total = 0.0
+    for b in range(n_bins):
+        mask = bins == b
+        if mask.any():
+            total += mask.mean() * abs(corr[mask].mean() - conf[mask].mean())
+    return float(total)
+
+
+def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """Area under the ROC curve via the rank statistic (ties count half)."""
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels, dtype=int)
+    pos, neg = s[y == 1], s[y == 0]
+    if pos.size == 0 or neg.size == 0:
+        return math.nan
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (pos.size * neg.size))
+
+
+def pgr(weak: float, transfer: float, ceiling: float) -> float:
+    """Performance gap recovered, (transfer - weak) / (ceiling - weak); NaN when undefined.
+
+    Undefined (NaN) where the ceiling does not exceed the weak supervisor: there is no gap.
+    """
+    gap = ceiling - weak
+    if not gap > 0:
+        return math.nan
+    return (transfer - weak) / gap
