@@ -29,6 +29,11 @@ class Where:
     def error(self, problem: str, field: str | None = None) -> DataError:
         return DataError(self.path, problem, field=field, line=self.line, row=self.row)
 
+    def __str__(self) -> str:
+        if self.line is not None:
+            return f"{self.path} line {self.line}"
+        return f"{self.path}" if self.row is None else f"{self.path} row {self.row}"
+
 
 def read_jsonl(path: Path) -> Iterator[tuple[Where, dict[str, Any]]]:
     """The JSON objects of a JSON Lines file, blank lines skipped, with their line numbers.
@@ -40,7 +45,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[Where, dict[str, Any]]]:
             for number, raw in enumerate(handle, 1):
                 where = Where(path, line=number)
                 try:
-                    line = raw.decode("utf-8")
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
                 except UnicodeDecodeError as exc:
                     raise where.error(f"is not UTF-8 text ({exc.reason})") from None
                 if line.strip():
@@ -66,7 +71,7 @@ def read_csv(path: Path) -> Iterator[tuple[Where, list[str]]]:
     A quoted field may span lines, so the start line is tracked rather than counted.
     """
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
+        with path.open(encoding="utf-8-sig", newline="") as handle:  # sig: Excel's BOM
             reader = csv.reader(handle)
             start = 1
             try:
