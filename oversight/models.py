@@ -140,11 +140,7 @@ def resolve_model(name: str, cache_dir: Path | None = None) -> str:
 
 def _looks_like_path(name: str) -> bool:
     """Hub ids are ``name`` or ``owner/name``; anything else with separators is a path."""
-    return (
-        name.startswith(("/", "./", "../", "~", "."))
-        or "\\" in name
-        or name.count("/") > 1
-    )
+    return name.startswith(("/", "./", "../", "~", ".")) or "\\" in name or name.count("/") > 1
 
 
 def _in_hub_cache(repo_id: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,9 +75,9 @@ def build_tiny_chat_model(path: Path, *, seed: int = 0) -> Path:
         head_dim=64,
         max_position_embeddings=1024,
         initializer_range=0.1,
-        bos_token_id=tokenizer.convert_tokens_to_ids("<|im_start|>"),
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.convert_tokens_to_ids("<pad>"),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
@@ -93,13 +94,19 @@ def tiny_chat_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_chat_model(tmp_path_factory.mktemp("tiny-chat-model"))
 
 
-@pytest.fixture(scope="session")
-def oversight_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Session cache for converted models, so the SmolLM2 GGUF is converted once per session.
+@pytest.fixture(scope="session", autouse=True)
+def oversight_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Session cache for converted models: the SmolLM2 GGUF is converted once per session.
 
-    ``OVERSIGHT_CACHE`` from the environment wins: CI can keep the conversion between runs.
+    Exported as ``OVERSIGHT_CACHE`` so code that resolves an alias without a ``cache_dir``
+    shares it instead of writing to the home folder. An ``OVERSIGHT_CACHE`` already set wins:
+    CI can keep the conversion between runs.
     """
     configured = os.environ.get("OVERSIGHT_CACHE")
     if configured:
-        return Path(configured)
-    return tmp_path_factory.mktemp("oversight-cache")
+        yield Path(configured)
+        return
+    cache = tmp_path_factory.mktemp("oversight-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OVERSIGHT_CACHE", str(cache))
+        yield cache
