@@ -151,15 +151,29 @@ def report(
     experiment: Annotated[str, typer.Argument(help="Experiment name.")],
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    per_judge: Annotated[
+        bool, typer.Option("--per-judge", help="Also a row per human judge.")
+    ] = False,
+    same_debates: Annotated[
+        bool,
+        typer.Option("--same-debates", help="Only debates that every judge group judged."),
+    ] = False,
 ) -> None:
-    """Judge accuracy per protocol (95% bootstrap CI), debater win rates, judge confidence."""
-    from oversight.report import ENSEMBLE, experiment_summary
+    """Judge accuracy per protocol (95% bootstrap CI), debater win rates, judge confidence.
+
+    One mean row per judge group: the experiment's judges, each replayed ensemble, and the
+    human judges of imported transcripts, side by side.
+    """
+    from oversight.report import experiment_summary
 
     store = Store(_db(db))
     try:
-        summary = experiment_summary(store, experiment)
+        summary = experiment_summary(
+            store, experiment, per_judge=per_judge, same_debates=same_debates
+        )
     except StoreError as err:
         raise _fail(str(err)) from None
+    group_labels = {g["label"] for g in summary["groups"]}
     if as_json:
         console.print_json(json.dumps(_json_safe(summary)))
         return
@@ -167,14 +181,14 @@ def report(
     for col in ("protocol", "judge", "debates", "questions", "accuracy", "95% CI", "confidence"):
         table.add_column(col, justify="right" if col not in ("protocol", "judge") else "left")
     for r in summary["judges"]:
-        style = "bold" if r["judge"] == ENSEMBLE else None
+        style = "bold" if r["judge"] in group_labels else None
         table.add_row(
             r["protocol"], r["judge"], str(r["debates"]), str(r["questions"]), _pct(r["accuracy"]),
             f"[{_pct(r['ci_low'])}, {_pct(r['ci_high'])}]", _pct(r["confidence"]), style=style,
         )
     console.print(table)
     if summary["wins"]:
-        wins = Table(title="Win rate (%) by side argued, judged by the ensemble mean")
+        wins = Table(title=f"Win rate (%) by side argued, judged by {summary['wins_judged_by']}")
         for col in ("protocol", "speaker", "argued", "debates", "win rate"):
             wins.add_column(col)
         for w in summary["wins"]:
@@ -195,6 +209,151 @@ def _json_safe(x: Any) -> Any:
     if isinstance(x, list):
         return [_json_safe(v) for v in x]
     return x
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
+@app.command()
+def replay(
+    experiment: Annotated[str, typer.Argument(help="Experiment whose stored debates to judge.")],
+    judges: Annotated[
+        Path, typer.Option("--judges", help="TOML file with [models.ALIAS] and [[judges]].")
+    ],
+    db: DbOption = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--as", help="Name of this judge ensemble in reports (default: the "
+                     "judges file's name)."),
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Debates judged at once.")] = None,
+) -> None:
+    """Judge an experiment's complete debates again with a new judge ensemble.
+
+    Only judges run: debates and turns are read, never changed, and no debater is called.
+    Rerunning resumes; judgments already stored are reused.
+    """
+    from graphs.replay import Replayer
+    from oversight.replay import load_replay_config
+
+    try:
+        cfg = load_replay_config(judges)
+    except ConfigError as err:
+        raise _fail(str(err)) from None
+    label = name or judges.stem
+    store = Store(_db(db))
+    replayer = Replayer(cfg, store)
+    with _progress() as progress:
+        task = progress.add_task(f"{experiment} / {label}", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            summary = asyncio.run(
+                replayer.run(experiment, label, concurrency=concurrency, progress=update)
+            )
+        except (StoreError, ConfigError) as err:
+            raise _fail(str(err)) from None
+    console.print(
+        f"[bold]{experiment}[/] replayed as [bold]{label}[/]: {summary.debates} complete "
+        f"debates, {summary.judged} judged, {summary.added} judgments added, "
+        f"{summary.failed} failed"
+    )
+    for did, msg in list(summary.errors.items())[:5]:
+        err_console.print(f"  failed {did}: {msg}", highlight=False)
+    if summary.failed:
+        raise typer.Exit(code=1)
+
+
+@app.command("import")
+def import_(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="jsonl or nyu.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files, or folders of such files.")],
+    db: DbOption = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option(help="Experiment to import into (nyu: default nyu-debates; jsonl: the "
+                     "exported one)."),
+    ] = None,
+) -> None:
+    """Import transcripts: the project's jsonl export, or NYU debate files (Michael et al.).
+
+    Importing again adds nothing. A malformed file is reported with the field at fault and
+    the other files still import; the exit code is 1 if any file failed.
+    """
+    from oversight.transcripts import FORMATS, import_files
+
+    chosen = next((f for f in FORMATS if f == fmt), None)
+    if chosen is None:
+        raise _fail(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    store = Store(_db(db))
+    with _progress() as progress:
+        task = progress.add_task(f"import {fmt}", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            result = import_files(store, chosen, paths, experiment=experiment, progress=update)
+        except StoreError as err:
+            raise _fail(str(err)) from None
+    added = result.added
+    console.print(
+        f"{len(result.files) - len(result.failed)} of {len(result.files)} files imported into "
+        f"{', '.join(result.experiments) or '-'}: added {added.questions} questions, "
+        f"{added.debates} debates, {added.turns} turns, {added.judgments} judgments"
+    )
+    for f in result.failed:
+        err_console.print(f"[bold red]rejected:[/] {f.error}", highlight=False)
+    if result.failed or not result.files:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def export(
+    experiment: Annotated[str, typer.Argument(help="Experiment name.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file (jsonl) or folder (hf).")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or hf.")] = "jsonl",
+    db: DbOption = None,
+) -> None:
+    """Export an experiment: one record per debate with its question, turns and judgments.
+
+    jsonl imports back with `oversight import jsonl`; hf is a datasets.Dataset folder for
+    datasets.load_from_disk.
+    """
+    from oversight.transcripts import export_hf, export_jsonl
+
+    exporters = {"jsonl": export_jsonl, "hf": export_hf}
+    if fmt not in exporters:
+        raise _fail(f"unknown format {fmt!r} (known: {', '.join(exporters)})")
+    store = Store(_db(db))
+    try:
+        n = exporters[fmt](store, experiment, out)
+    except StoreError as err:
+        raise _fail(str(err)) from None
+    console.print(f"{experiment}: {n} debates written to {out} ({fmt})")
+
+
+# Weak-to-strong commands live in their own module (labels, pipeline).
+from oversight.cli_w2s import label as _label_command  # noqa: E402
+from oversight.cli_w2s import pipeline as _pipeline_command  # noqa: E402
+
+app.command("label")(_label_command)
+app.command("pipeline")(_pipeline_command)
+
+from oversight.cli_serve import SERVE_SETTINGS  # noqa: E402
+from oversight.cli_serve import serve as _serve_command  # noqa: E402
+
+app.command("serve", context_settings=SERVE_SETTINGS)(_serve_command)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from oversight.metrics import accuracy, bootstrap_ci, correctness
-from oversight.store import Debate, Judgment, Question, Store
+from oversight.report.groups import JudgeGroup, common_debates, judge_groups, primary_group
+from oversight.store import Debate, JudgeEnsemble, Judgment, Question, Store
 
 ENSEMBLE = "ensemble (mean)"
 
@@ -113,8 +114,36 @@ def win_rows(
     ]
 
 
-def experiment_summary(store: Store, name: str) -> dict[str, Any]:
-    """Everything ``oversight report`` shows, as plain data (also its ``--json`` output)."""
+def grouped_judge_rows(
+    debates: list[Debate],
+    questions: dict[str, Question],
+    judgments: list[Judgment],
+    groups: list[JudgeGroup],
+    names: dict[str, str] | None = None,
+    *,
+    per_judge: bool = False,
+) -> list[JudgeRow]:
+    """Per protocol: each group's members (unless collapsed) and then the group's mean row."""
+    keyed: list[tuple[str, int, int, JudgeRow]] = []
+    for rank, group in enumerate(groups):
+        members = [j for j in judgments if j.judge_id in group.judge_ids]
+        for r in judge_rows(debates, questions, members, names):
+            if r.judge == ENSEMBLE:
+                keyed.append((r.protocol, rank, 1, replace(r, judge=group.label)))
+            elif per_judge or not group.collapsed:
+                keyed.append((r.protocol, rank, 0, r))
+    return [r for *_, r in sorted(keyed, key=lambda k: k[:3])]
+
+
+def experiment_summary(
+    store: Store, name: str, *, per_judge: bool = False, same_debates: bool = False
+) -> dict[str, Any]:
+    """Everything ``oversight report`` shows, as plain data (also its ``--json`` output).
+
+    Judges are grouped (see :mod:`oversight.report.groups`): one mean row per group, so
+    replayed ensembles and human judges stand side by side. ``per_judge`` adds the rows of
+    collapsed groups' members; ``same_debates`` keeps only debates every group judged.
+    """
     exp = store.require_experiment(name)
     assert exp.id is not None
     debates = store.debates(exp.id)
@@ -125,11 +154,27 @@ def experiment_summary(store: Store, name: str) -> dict[str, Any]:
     status: dict[str, int] = defaultdict(int)
     for d in debates:
         status[d.status] += 1
+    ensembles = store.all(
+        JudgeEnsemble, JudgeEnsemble.experiment_id == exp.id, order_by=JudgeEnsemble.id
+    )
+    groups = judge_groups(judgments, ensembles)
+    judged = common_debates(debates, judgments, groups) if same_debates else debates
+    primary = primary_group(groups)
+    deciding = [j for j in judgments if primary is not None and j.judge_id in primary.judge_ids]
     return {
         "experiment": name,
         "debates": dict(status),
-        "judges": [asdict(r) for r in judge_rows(debates, questions, judgments, names)],
-        "wins": [asdict(r) for r in win_rows(debates, questions, judgments)],
+        "groups": [
+            {"label": g.label, "kind": g.kind, "judges": sorted(g.judge_ids)} for g in groups
+        ],
+        "judges": [
+            asdict(r)
+            for r in grouped_judge_rows(
+                judged, questions, judgments, groups, names, per_judge=per_judge
+            )
+        ],
+        "wins_judged_by": primary.label if primary else None,
+        "wins": [asdict(r) for r in win_rows(judged, questions, deciding)],
     }
 
 

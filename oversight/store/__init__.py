@@ -1,5 +1,6 @@
 """SQLModel tables and the Store API."""
 
+from oversight.store.judges import JudgeEnsemble
 from oversight.store.store import Store, StoreError, make_engine
 from oversight.store.tables import (
     Debate,
@@ -15,6 +16,7 @@ from oversight.store.tables import (
 __all__ = [
     "Debate",
     "Experiment",
+    "JudgeEnsemble",
     "Judgment",
     "Label",
     "LabelSet",
