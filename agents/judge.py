@@ -18,7 +18,8 @@ from oversight.backends.base import Backend, BackendError, Message, ScoreRequest
 from oversight.store.tables import Question, Turn
 
 ORDERS: tuple[tuple[int, int], ...] = ((0, 1), (1, 0))
-ASSISTANT_PREFIX = "Answer: "
+ASSISTANT_PREFIX = "Answer:"
+"""No trailing space: tokenizers attach the space to the letter (" A"), as in "Answer: A"."""
 
 
 def order_key(order: Sequence[int]) -> str:
@@ -81,8 +82,10 @@ class PromptedJudge:
         assignment: dict[str, int],
     ) -> JudgeVerdict:
         if len(question.choices) != 2:
-            raise ValueError(f"judges need binarized questions; {question.id} has "
-                             f"{len(question.choices)} choices")
+            raise ValueError(
+                f"judges need binarized questions; {question.id} has "
+                f"{len(question.choices)} choices"
+            )
         requests = [
             ScoreRequest(
                 self.messages(question, turns, assignment, order),

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from langgraph.types import RetryPolicy
+
 from agents.debater import Advocate
 from agents.judge import PromptedJudge
 from oversight.backends.base import Backend, BackendError
 from oversight.store import Store
-from langgraph.types import RetryPolicy
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,7 @@ def build_judge_ensemble(ctx: GraphContext) -> Any:
             debate = ctx.store.debate(debate_id)
             question = ctx.store.question(debate.question_id)
             turns = ctx.store.turns(debate_id)
-            verdict = await binding.judge.judge(
-                binding.backend, question, turns, debate.assignment
-            )
+            verdict = await binding.judge.judge(binding.backend, question, turns, debate.assignment)
             found = ctx.store.add_judgment(
                 Judgment(
                     debate_id=debate_id,

@@ -8,7 +8,9 @@ after a crash finishes the work without redoing or duplicating any of it.
 
 from __future__ import annotations
 
+import itertools
 import operator
+from collections.abc import Hashable
 from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -113,10 +115,10 @@ def build_protocol_graph(
         for node in names:
             builder.add_edge("round", node)
         builder.add_edge(names, "advance")
-        targets = {"speak": "round", "judges": "judges"}
+        targets: dict[Hashable, str] = {"speak": "round", "judges": "judges"}
     else:
         builder.add_edge(START, names[0])
-        for a, b in zip(names, names[1:], strict=False):
+        for a, b in itertools.pairwise(names):
             builder.add_edge(a, b)
         builder.add_edge(names[-1], "advance")
         targets = {"speak": names[0], "judges": "judges"}

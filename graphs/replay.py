@@ -79,8 +79,11 @@ class Replayer:
     def members(self) -> list[dict[str, Any]]:
         """The ensemble as recorded: each judge as configured, with its id."""
         return [
-            {**j.model_dump(mode="json"), "model_ref": self.cfg.models[j.model].model,
-             "judge_id": judge.judge_id}
+            {
+                **j.model_dump(mode="json"),
+                "model_ref": self.cfg.models[j.model].model,
+                "judge_id": judge.judge_id,
+            }
             for j, judge in zip(self.cfg.judges, self.judges(), strict=True)
         ]
 
@@ -148,4 +151,3 @@ class Replayer:
         for b in self._backends.values():
             await b.aclose()
         self._backends.clear()
-

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from oversight.config import DEFAULT_STORE, ConfigError, load_config
 from oversight.data import DataError
-from oversight.store import Experiment, Store, StoreError, Turn
+from oversight.store import Experiment, Store, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -106,15 +106,14 @@ def status(
 ) -> None:
     """Per experiment: questions, debates by status, turns and judgments."""
     store = Store(_db(db))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for exp in store.all(Experiment, order_by=Experiment.created):
         debates = store.debates(exp.id or 0)
         ids = [d.id for d in debates]
         by_status: dict[str, int] = {}
         for d in debates:
             by_status[d.status] = by_status.get(d.status, 0) + 1
-        turns = sum(store.count(Turn, Turn.debate_id.in_(ids[i : i + 500]))  # type: ignore[attr-defined]
-                    for i in range(0, len(ids), 500))
+        turns = store.count_turns(ids)
         rows.append(
             {
                 "experiment": exp.name,

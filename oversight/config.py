@@ -44,14 +44,56 @@ class ModelConfig(_Strict):
 
     model: str
     """Registry alias, local path or Hugging Face hub id."""
-    backend: Literal["transformers"] = "transformers"
-    """Which backend serves the model."""
+    backend: Literal["transformers", "vllm", "openai"] = "transformers"
+    """Which backend serves the model: local transformers, in-process vLLM, or an
+    OpenAI-compatible server (first of all ``vllm serve``)."""
     device: str = "cpu"
     """Torch device for the transformers backend."""
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    """Weights dtype."""
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    """Weights dtype (transformers and vllm); ``auto`` takes the checkpoint's, as GPUs want."""
     max_batch_size: int = Field(default=8, ge=1)
     """Most requests gathered into one forward pass."""
+    # -- vllm (in-process engine) ---------------------------------------------------------
+    max_model_len: int | None = Field(default=None, ge=16)
+    """vllm: context length of the engine (prompt + completion); None takes the model's."""
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
+    """vllm: fraction of GPU memory the engine may use (weights + KV cache). On CPU builds the
+    KV cache size comes from the ``VLLM_CPU_KVCACHE_SPACE`` environment variable (GiB)."""
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    """vllm: GPUs the model is sharded over."""
+    enable_prefix_caching: bool = True
+    """vllm: reuse the KV cache of shared prompt prefixes (a judge's two presentation orders,
+    a debate's growing transcript)."""
+    enforce_eager: bool | None = None
+    """vllm: skip torch.compile / CUDA graphs; None means eager on CPU builds (compiling costs
+    minutes at every start there) and compiled on GPUs."""
+    lora: str | None = None
+    """vllm: LoRA adapter folder applied to every request of this alias (e.g. a trained strong
+    student); aliases that differ only in their adapter share one engine."""
+    max_lora_rank: int = Field(default=16, ge=1)
+    """vllm: largest LoRA rank the engine accepts."""
+    # -- openai (HTTP) ------------------------------------------------------------------------
+    base_urls: list[str] = Field(default_factory=list)
+    """openai: base URLs of the server replicas (``http://host:port/v1``); requests go to the
+    least-loaded one."""
+    served_model: str | None = None
+    """openai: model name the server knows (``--served-model-name``); defaults to ``model``."""
+    api_key_env: str | None = None
+    """openai: name of the environment variable holding the API key. The key itself is never
+    written to a config, the Store or a log."""
+    timeout_s: float = Field(default=120.0, gt=0.0)
+    """openai: seconds one HTTP request may take before it counts as a (transient) timeout."""
+    max_retries: int = Field(default=3, ge=0)
+    """openai: retries with exponential backoff on 429, 5xx, timeouts and lost connections."""
+    tokenizer: str | None = None
+    """openai: local tokenizer (alias, path or hub id) for answer-label token ids; defaults to
+    ``model``. Without one, judges match labels in the server's top-20 log-probs by text."""
+
+    @model_validator(mode="after")
+    def _backend_options(self) -> ModelConfig:
+        if self.backend == "openai" and not self.base_urls:
+            raise ValueError("base_urls: backend 'openai' needs at least one server URL")
+        return self
 
 
 class GenerationConfig(_Strict):
@@ -166,11 +208,42 @@ class ExperimentConfig(_Strict):
         """The fields that define what is computed (not where it is stored or how fast)."""
         data = self.model_dump(mode="json", exclude={"store", "concurrency"})
         data["data"].pop("limit", None)
+        for model in data["models"].values():
+            _drop_serving_fields(model)
         return data
 
     def config_hash(self) -> str:
         blob = json.dumps(self.identity(), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+SERVING_FIELDS = frozenset(
+    {
+        "max_model_len",
+        "gpu_memory_utilization",
+        "tensor_parallel_size",
+        "enable_prefix_caching",
+        "enforce_eager",
+        "base_urls",
+        "api_key_env",
+        "timeout_s",
+        "max_retries",
+    }
+)
+"""Model fields that say where and how fast a model is served, not what it computes: changing
+them (more replicas, another URL, a longer timeout) resumes the same experiment."""
+
+_RESULT_FIELDS_ADDED = {"lora": None, "max_lora_rank": 16, "served_model": None, "tokenizer": None}
+"""Model fields that can change results, added after experiments were first stored: left out of
+the hash at their defaults, so those experiments keep their hash."""
+
+
+def _drop_serving_fields(model: dict[str, Any]) -> None:
+    for key in SERVING_FIELDS:
+        model.pop(key, None)
+    for key, default in _RESULT_FIELDS_ADDED.items():
+        if model.get(key) == default:
+            model.pop(key, None)
 
 
 def format_validation_error(err: ValidationError, source: str) -> str:

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
+import numpy.typing as npt
+
+Floats: TypeAlias = Sequence[float] | npt.NDArray[np.floating]
 
 
-def accuracy(correct: Sequence[float]) -> float:
+def accuracy(correct: Floats) -> float:
     """Mean of per-item correctness (1, 0, or 0.5 for an exact tie)."""
     arr = np.asarray(correct, dtype=float)
     return float(arr.mean()) if arr.size else math.nan
@@ -24,7 +28,7 @@ def correctness(p_correct: Sequence[float]) -> np.ndarray:
 
 
 def bootstrap_ci(
-    values: Sequence[float],
+    values: Floats,
     groups: Sequence[str] | None = None,
     *,
     n_resamples: int = 2000,

@@ -58,7 +58,9 @@ def debate_id(experiment: str, key: str) -> str:
     return hashlib.sha256(f"{experiment}\n{key}".encode()).hexdigest()[:20]
 
 
-def assignments(proto: DebateProtocol | ConsultancyProtocol | DirectProtocol) -> list[dict[str, int]]:
+def assignments(
+    proto: DebateProtocol | ConsultancyProtocol | DirectProtocol,
+) -> list[dict[str, int]]:
     """Who argues which choice, for each run of a protocol on one binarized question."""
     if isinstance(proto, DebateProtocol):
         first = dict(zip(debate_speakers(), [0, 1], strict=True))

@@ -68,9 +68,13 @@ def judge_rows(
                 (d.question_id, j.probs[correct], max(j.probs))
             )
         mean = np.mean([j.probs for j in js], axis=0)
-        samples[(d.protocol, ENSEMBLE)].append((d.question_id, float(mean[correct]), float(max(mean))))
+        samples[(d.protocol, ENSEMBLE)].append(
+            (d.question_id, float(mean[correct]), float(max(mean)))
+        )
     rows = []
-    for (protocol, judge), items in sorted(samples.items(), key=lambda kv: (kv[0][0], kv[0][1] == ENSEMBLE, kv[0][1])):
+    for (protocol, judge), items in sorted(
+        samples.items(), key=lambda kv: (kv[0][0], kv[0][1] == ENSEMBLE, kv[0][1])
+    ):
         qids = [q for q, _, _ in items]
         corr = correctness([p for _, p, _ in items])
         lo, hi = bootstrap_ci(corr, qids)

@@ -130,7 +130,8 @@ class Store:
         if exp.config_hash != config_hash:
             raise StoreError(
                 f"experiment {name!r} already exists in {self.url} with a different config "
-                f"(hash {exp.config_hash}, now {config_hash}); give the changed experiment a new name"
+                f"(hash {exp.config_hash}, now {config_hash}); "
+                "give the changed experiment a new name"
             )
         return exp
 
@@ -213,6 +214,13 @@ class Store:
         for i in range(0, len(ids), 500):
             out += self.all(Judgment, Judgment.debate_id.in_(ids[i : i + 500]))  # type: ignore[attr-defined]
         return out
+
+    def count_turns(self, debate_ids: Sequence[str]) -> int:
+        ids = list(debate_ids)
+        return sum(
+            self.count(Turn, Turn.debate_id.in_(ids[i : i + 500]))  # type: ignore[attr-defined,misc]
+            for i in range(0, len(ids), 500)
+        )
 
     def count(self, model: type[SQLModel], *where: Any) -> int:
         with self.session() as s:

@@ -78,7 +78,9 @@ def tiny_config(model: Path, store_url: str, **overrides: Any) -> ExperimentConf
 
 
 @pytest.fixture
-def make_recording(tiny_chat_model: Path) -> Callable[..., tuple[Callable[..., Backend], list[Recording]]]:
+def make_recording(
+    tiny_chat_model: Path,
+) -> Callable[..., tuple[Callable[..., Backend], list[Recording]]]:
     """A backend factory for Runner that wraps each real backend in a Recording."""
 
     def factory_maker(

@@ -59,8 +59,16 @@ def test_simultaneous_vs_sequential_visibility(tiny_chat_model, make_recording, 
             tiny_chat_model,
             store.url,
             data={"source": "arc", "limit": 1},
-            protocols={"debate": {"kind": "debate", "model": "m", "rounds": 1, "swap": False,
-                                  "turns": turns, "generation": gen}},
+            protocols={
+                "debate": {
+                    "kind": "debate",
+                    "model": "m",
+                    "rounds": 1,
+                    "swap": False,
+                    "turns": turns,
+                    "generation": gen,
+                }
+            },
         )
         factory, made = make_recording()
         asyncio.run(Runner(cfg, store, backend_factory=factory).run())
@@ -75,7 +83,9 @@ def test_simultaneous_vs_sequential_visibility(tiny_chat_model, make_recording, 
             assert second == []
 
 
-def test_failed_debate_is_recorded_and_rerun_completes_it(tiny_chat_model, make_recording, tmp_path):
+def test_failed_debate_is_recorded_and_rerun_completes_it(
+    tiny_chat_model, make_recording, tmp_path
+):
     store = _store(tmp_path)
     cfg = tiny_config(tiny_chat_model, store.url)
 
@@ -105,8 +115,12 @@ def test_failed_debate_is_recorded_and_rerun_completes_it(tiny_chat_model, make_
 
 def test_transient_error_is_retried(tiny_chat_model, make_recording, tmp_path):
     store = _store(tmp_path)
-    cfg = tiny_config(tiny_chat_model, store.url, data={"source": "arc", "limit": 1},
-                      protocols={"direct": {"kind": "direct"}})
+    cfg = tiny_config(
+        tiny_chat_model,
+        store.url,
+        data={"source": "arc", "limit": 1},
+        protocols={"direct": {"kind": "direct"}},
+    )
     calls = {"n": 0}
 
     def flaky(request):
