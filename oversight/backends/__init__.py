@@ -10,7 +10,9 @@ from oversight.backends.base import (
     SamplingParams,
     ScoreRequest,
 )
+from oversight.backends.openai_backend import OpenAIBackend
 from oversight.backends.transformers_backend import BackendStats, TransformersBackend
+from oversight.backends.vllm_backend import VLLMBackend
 
 __all__ = [
     "Backend",
@@ -20,7 +22,9 @@ __all__ = [
     "Completion",
     "GenerateRequest",
     "Message",
+    "OpenAIBackend",
     "SamplingParams",
     "ScoreRequest",
     "TransformersBackend",
+    "VLLMBackend",
 ]

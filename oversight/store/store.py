@@ -180,8 +180,12 @@ class Store:
 
     def turns(self, debate_id: str) -> list[Turn]:
         with self.session() as s:
+            # Speaker name, not insert order, breaks ties within a round: simultaneous
+            # speakers finish in a race, and transcripts must not depend on it.
             stmt = (
-                select(Turn).where(Turn.debate_id == debate_id).order_by(Turn.round, Turn.id)  # type: ignore[arg-type]
+                select(Turn)
+                .where(Turn.debate_id == debate_id)
+                .order_by(Turn.round, Turn.speaker, Turn.id)  # type: ignore[arg-type]
             )
             return list(s.exec(stmt).all())
 
