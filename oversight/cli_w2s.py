@@ -1,0 +1,172 @@
+"""The ``label`` and ``pipeline`` commands, registered on the ``oversight`` app by ``cli.py``.
+
+Kept apart from ``cli.py`` so the weak-to-strong commands can grow without touching the
+debate commands; heavy imports (torch, transformers) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from oversight.config import DEFAULT_STORE, ConfigError
+from oversight.store import Store, StoreError
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help=f"SQLAlchemy URL of the Store (default: $OVERSIGHT_DB or {DEFAULT_STORE}).",
+    ),
+]
+
+
+def _store(url: str | None, fallback: str | None = None) -> Store:
+    return Store(url or fallback or os.environ.get("OVERSIGHT_DB") or DEFAULT_STORE)
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x != x else f"{100 * x:.1f}"
+
+
+def label(
+    experiment: Annotated[str, typer.Argument(help="Experiment whose judgments to aggregate.")],
+    method: Annotated[str, typer.Option(help="mean, vote or logit-mean.")] = "mean",
+    min_confidence: Annotated[
+        float, typer.Option("--min-confidence", help="Drop labels less confident than this.")
+    ] = 0.0,
+    protocol: Annotated[
+        str | None, typer.Option(help="Only debates of this protocol (default: all).")
+    ] = None,
+    judges: Annotated[
+        list[str] | None, typer.Option("--judges", help="Only these judge ids (repeatable).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Label set name (default: derived).")] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Also save the label set as a datasets.Dataset folder."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Build a label set from an experiment's stored final judgments.
+
+    Per question: soft label, hard label, confidence, number of judges and their agreement.
+    Rebuilding with the same settings reuses the stored set.
+    """
+    from oversight.labels import (
+        METHODS,
+        LabelError,
+        LabelRequest,
+        build_label_set,
+        label_accuracy,
+        label_dataset,
+        labels_of,
+    )
+
+    if method not in METHODS:
+        raise _fail(f"--method: unknown method {method!r} (known: {', '.join(METHODS)})")
+    store = _store(db)
+    request = LabelRequest(
+        method=method,  # type: ignore[arg-type]
+        min_confidence=min_confidence,
+        protocol=protocol,
+        judges=tuple(judges) if judges else None,
+    )
+    try:
+        stored = build_label_set(store, experiment, request, name=name)
+    except (LabelError, StoreError) as err:
+        raise _fail(str(err)) from None
+    labels = labels_of(store, stored.name)
+    n = len(labels)
+    table = Table(title=f"label set {stored.name}")
+    for col in (
+        "labels",
+        "mean confidence",
+        "mean agreement",
+        "mean judges",
+        "hard-label accuracy (eval only)",
+    ):
+        table.add_column(col, justify="right")
+    table.add_row(
+        str(n),
+        _pct(sum(lab.confidence for lab in labels) / n),
+        _pct(sum(lab.agreement for lab in labels) / n),
+        f"{sum(lab.n_judges for lab in labels) / n:.1f}",
+        _pct(label_accuracy(store, stored.name)),
+    )
+    console.print(table)
+    if export is not None:
+        label_dataset(store, stored.name).save_to_disk(str(export))
+        console.print(f"saved {n} labels to {export} (datasets.load_from_disk)")
+
+
+def pipeline(
+    config: Annotated[Path, typer.Argument(help="Pipeline TOML file (experiment + [w2s]).")],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Weak-to-strong on debate labels: debates, weak judges, labels, students, PGR.
+
+    Every stage is stored; rerunning the same config resumes and skips finished stages.
+    """
+    from oversight.pipeline import Pipeline
+    from oversight.pipeline_config import load_pipeline_config
+    from oversight.report.w2s import pgr_table
+
+    try:
+        cfg = load_pipeline_config(config)
+    except ConfigError as err:
+        raise _fail(str(err)) from None
+    store = _store(db, cfg.store)
+    log = logging.getLogger("oversight.pipeline")
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task(f"{cfg.name} debates", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        def notify(message: str) -> None:
+            progress.console.log(message)
+            log.debug(message)
+
+        try:
+            result = Pipeline(cfg, store, notify=notify, debate_progress=update).run()
+        except (StoreError, ConfigError, ValueError) as err:
+            raise _fail(str(err)) from None
+    if as_json:
+        console.print_json(json.dumps(result.as_json()))
+        return
+    console.print(pgr_table(result.rows, f"{cfg.name}: weak-to-strong on debate labels"))
+    if result.debates is not None and result.debates.failed:
+        err_console.print(
+            f"{result.debates.failed} debates failed (their questions have no transcript); "
+            "rerun to retry them"
+        )
+    console.print(
+        f"splits A/B/test = {result.splits['weak']}/{result.splits['label']}/"
+        f"{result.splits['test']} questions; {result.stages_run} stages run, "
+        f"{result.stages_skipped} reused; {result.wall_seconds:.0f} s; outputs in "
+        f"{result.output_dir}"
+    )

@@ -1,0 +1,502 @@
+"""The weak-to-strong pipeline: debates -> weak judges -> labels -> strong student -> PGR.
+
+Stages, after ``openai/weak-to-strong`` and Lang, Huang & Li 2025:
+
+1. run the experiment's debates (the ordinary runner; resumable);
+2. split the questions by a hash of their id into A (weak training), B (labelling), test;
+3. train two weak ensembles on A's answer key: one reading question + answer, one also
+   reading a debate transcript of the question; each member judges B and test, its verdicts
+   stored as Judgment rows;
+4. build a LabelSet on B for each label source: a single weak model, the weak ensemble, the
+   weak ensemble with debate;
+5. train the strong student on each label set, and on B's answer key (the ceiling), for
+   every seed; evaluate all on test; report PGR with bootstrap intervals.
+
+Every stage is a stored record (TrainingRun or LabelSet) named by a hash of its inputs and
+settings; a rerun skips what exists. Who sees the answer key is explicit: the weak members
+(split A only) and the ceiling (split B); each TrainingRun's ``inputs`` records its questions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oversight.backends.factory import make_backend
+from oversight.labels import (
+    LabelRequest,
+    build_label_set,
+    compute_labels,
+    label_accuracy,
+    label_rows,
+)
+from oversight.metrics import correctness
+from oversight.pipeline_config import PipelineConfig
+from oversight.report.w2s import PGRRow, pgr_row
+from oversight.runner import BackendFactory, Runner, RunSummary
+from oversight.store import Experiment, Question, Store, TrainingRun
+from oversight.train.classifier import train_classifier
+from oversight.train.config import ClassifierConfig, WeakEnsembleConfig
+from oversight.train.inputs import (
+    DebateView,
+    choice_probs,
+    ground_truth_examples,
+    label_examples,
+    prediction_texts,
+    question_row,
+)
+from oversight.train.transcripts import debate_views
+from oversight.train.weak_judges import (
+    JudgeTarget,
+    judge_debates,
+    train_weak_member,
+    trained_judge_id,
+)
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str], None]
+
+SPLITS = ("weak", "label", "test")
+CEILING = "ceiling"
+
+
+def _digest(obj: Any, n: int = 10) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Question ids of each split, sorted."""
+
+    weak: list[str]
+    label: list[str]
+    test: list[str]
+
+    def as_json(self) -> dict[str, list[str]]:
+        return {"weak": self.weak, "label": self.label, "test": self.test}
+
+
+def split_questions(
+    question_ids: Sequence[str], fractions: Mapping[str, float], seed: int
+) -> Splits:
+    """Assign each question to a split by a seeded hash of its id alone.
+
+    A question's split never depends on which other questions are present, so raising the
+    question limit extends every split without moving a question from one to another (which
+    would let, say, a weak model's training question reappear in the labelling split).
+    """
+    out: dict[str, list[str]] = {name: [] for name in SPLITS}
+    edges = np.cumsum([fractions[name] for name in SPLITS])
+    for qid in sorted(set(question_ids)):
+        u = int(hashlib.sha256(f"{seed}:{qid}".encode()).hexdigest()[:12], 16) / 16**12
+        out[SPLITS[min(int(np.searchsorted(edges, u, side="right")), 2)]].append(qid)
+    return Splits(**out)
+
+
+@dataclass(frozen=True)
+class WeakVariant:
+    """One weak ensemble: what it reads and which protocol's rows it judges."""
+
+    key: str
+    protocol: str
+    transcript: bool
+
+
+@dataclass(frozen=True)
+class LabelSource:
+    """A weak supervisor whose verdicts become labels: some members of one variant."""
+
+    key: str
+    title: str
+    variant: str
+    members: tuple[int, ...] | None
+    """Member indices, or ``None`` for all."""
+
+
+LABEL_SOURCES = (
+    LabelSource("weak-single", "single weak model", "plain", (0,)),
+    LabelSource("weak-ensemble", "weak ensemble", "plain", None),
+    LabelSource("weak-ensemble-debate", "weak ensemble + debate", "debate", None),
+)
+
+
+@dataclass
+class PipelineResult:
+    """What one pipeline run measured, and where it stored it."""
+
+    experiment: str
+    rows: list[PGRRow]
+    splits: dict[str, int]
+    debates: RunSummary | None
+    stages_run: int
+    stages_skipped: int
+    wall_seconds: float
+    output_dir: Path
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment,
+            "rows": [r.as_json() for r in self.rows],
+            "splits": self.splits,
+            "stages_run": self.stages_run,
+            "stages_skipped": self.stages_skipped,
+            "wall_seconds": round(self.wall_seconds, 1),
+            "details": self.details,
+        }
+
+
+class Pipeline:
+    """Runs (or resumes) one weak-to-strong pipeline config against a Store."""
+
+    def __init__(
+        self,
+        cfg: PipelineConfig,
+        store: Store,
+        *,
+        backend_factory: BackendFactory = make_backend,
+        notify: Notify | None = None,
+        debate_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.store = store
+        self._factory = backend_factory
+        self._notify = notify or (lambda msg: log.info("%s", msg))
+        self._debate_progress = debate_progress
+        self.out = cfg.output_path()
+        self.variants = {
+            "plain": WeakVariant("plain", cfg.w2s.direct_protocol, transcript=False),
+            "debate": WeakVariant("debate", cfg.w2s.debate_protocol, transcript=True),
+        }
+        self.stages_run = 0
+        self.stages_skipped = 0
+
+    # -- stage bookkeeping -----------------------------------------------------------------
+
+    def _stage(
+        self,
+        experiment: Experiment,
+        name: str,
+        method: str,
+        inputs: dict[str, Any],
+        config: dict[str, Any],
+        work: Callable[[Path], dict[str, Any]],
+    ) -> TrainingRun:
+        """Run ``work`` once per stage name; the TrainingRun row is written when it finished.
+
+        The row is inserted only after the work completed, so its existence means "done":
+        a crash mid-stage leaves no row and the rerun redoes that stage from scratch.
+        """
+        found = self.store.first(TrainingRun, TrainingRun.name == name)
+        if found is not None:
+            self.stages_skipped += 1
+            return found
+        folder = self.out / name.removeprefix(f"{self.cfg.name}/")
+        self._notify(f"stage {name}")
+        start = time.perf_counter()
+        metrics = work(folder)
+        metrics["stage_seconds"] = round(time.perf_counter() - start, 2)
+        self.store.insert_ignore(
+            [
+                TrainingRun(
+                    name=name,
+                    experiment_id=experiment.id,
+                    method=method,
+                    inputs=inputs,
+                    config=config,
+                    output_path=str(folder),
+                    metrics=metrics,
+                    status="complete",
+                )
+            ]
+        )
+        self.stages_run += 1
+        stored = self.store.first(TrainingRun, TrainingRun.name == name)
+        assert stored is not None
+        return stored
+
+    # -- stages ----------------------------------------------------------------------------
+
+    def run_debates(self) -> tuple[Experiment, list[Question], RunSummary]:
+        """Stage 1: the experiment's debates, direct rows and prompted judges (resumable)."""
+        runner = Runner(self.cfg.debate_config(), self.store, backend_factory=self._factory)
+        self._notify(f"debates of {self.cfg.name}")
+        summary = asyncio.run(runner.run(self._debate_progress))
+        exp, questions, _ = runner.prepare()
+        return exp, questions, summary
+
+    def weak_config(self, variant: WeakVariant) -> WeakEnsembleConfig:
+        weak = self.cfg.w2s.weak
+        inputs = weak.inputs.model_copy(update={"transcript": variant.transcript})
+        return weak.model_copy(update={"inputs": inputs})
+
+    def train_weak(
+        self,
+        exp: Experiment,
+        questions: Mapping[str, Question],
+        splits: Splits,
+        variant: WeakVariant,
+    ) -> list[str]:
+        """Stage 3: the K members of one weak ensemble; returns their judge ids."""
+        assert exp.id is not None
+        config = self.weak_config(variant)
+        judged = splits.label + splits.test
+        train_views: dict[str, list[DebateView]] | None = None
+        judge_views: dict[str, list[DebateView]] = {}
+        train_ids = list(splits.weak)
+        if variant.transcript:
+            train_views = debate_views(self.store, exp.id, variant.protocol, splits.weak)
+            train_ids = [q for q in splits.weak if q in train_views]
+            judge_views = debate_views(self.store, exp.id, variant.protocol, judged)
+        targets = self._judge_targets(exp, variant, judged, judge_views)
+        judge_ids = []
+        for k in range(config.members):
+            seed = self.cfg.seed * 1000 + k
+            key = {
+                "config": config.model_dump(mode="json"),
+                "seed": seed,
+                "train": _digest(train_ids),
+                "judged": _digest(judged),
+            }
+            name = f"{self.cfg.name}/weak-{variant.key}/m{k}-{_digest(key, 8)}"
+            judge_id = trained_judge_id(name)
+            judge_ids.append(judge_id)
+
+            def work(folder: Path, seed: int = seed, judge_id: str = judge_id) -> dict[str, Any]:
+                train_qs = [questions[q] for q in train_ids]
+                member = train_weak_member(config, train_qs, folder, seed, train_views)
+                rows = judge_debates(member, judge_id, questions, targets)
+                self.store.insert_ignore(rows)
+                return {**member.metrics, "judgments": len(rows)}
+
+            self._stage(
+                exp,
+                name,
+                "weak-judge",
+                inputs={
+                    "split": "weak",
+                    "ground_truth": True,
+                    "train_question_ids": train_ids,
+                    "judged_question_ids": judged,
+                    "protocol": variant.protocol,
+                },
+                config={**config.model_dump(mode="json"), "seed": seed, "judge_id": judge_id},
+                work=work,
+            )
+        return judge_ids
+
+    def _judge_targets(
+        self,
+        exp: Experiment,
+        variant: WeakVariant,
+        question_ids: Sequence[str],
+        views: Mapping[str, Sequence[DebateView]],
+    ) -> list[JudgeTarget]:
+        if variant.transcript:
+            return [
+                JudgeTarget(v.debate_id, v.question_id, v)
+                for q in question_ids
+                for v in views.get(q, ())
+            ]
+        assert exp.id is not None
+        wanted = set(question_ids)
+        rows = self.store.debates(exp.id, protocol=variant.protocol)
+        return [JudgeTarget(d.id, d.question_id) for d in rows if d.question_id in wanted]
+
+    def build_labels(
+        self, exp: Experiment, splits: Splits, judges: Mapping[str, list[str]]
+    ) -> dict[str, str]:
+        """Stage 4: one LabelSet on split B per label source; returns source -> set name."""
+        out = {}
+        for source in LABEL_SOURCES:
+            request = self._label_request(source, judges, splits.label, self.cfg.w2s.min_confidence)
+            name = f"{self.cfg.name}/labels/{source.key}-{_digest(request.params(), 8)}"
+            build_label_set(self.store, self.cfg.name, request, name=name)
+            out[source.key] = name
+        return out
+
+    def _label_request(
+        self,
+        source: LabelSource,
+        judges: Mapping[str, list[str]],
+        question_ids: Sequence[str],
+        min_confidence: float,
+    ) -> LabelRequest:
+        members = judges[source.variant]
+        chosen = members if source.members is None else [members[i] for i in source.members]
+        return LabelRequest(
+            method=self.cfg.w2s.label_method,
+            min_confidence=min_confidence,
+            protocol=self.variants[source.variant].protocol,
+            judges=tuple(chosen),
+            question_ids=tuple(question_ids),
+        )
+
+    def train_student(
+        self,
+        exp: Experiment,
+        questions: Mapping[str, Question],
+        splits: Splits,
+        source: str,
+        label_set: str | None,
+        seed: int,
+        views: Mapping[str, Sequence[DebateView]] | None,
+    ) -> TrainingRun:
+        """Stage 5: the strong student on one label set (or, for the ceiling, B's answer key)."""
+        config: ClassifierConfig = self.cfg.w2s.strong
+        labels = label_rows(self.store, label_set) if label_set is not None else None
+        train_ids = [r["question_id"] for r in labels] if labels is not None else list(splits.label)
+        key = {
+            "config": config.model_dump(mode="json"),
+            "seed": seed,
+            "labels": label_set,
+            "train": _digest(train_ids),
+            "test": _digest(splits.test),
+        }
+        name = f"{self.cfg.name}/student/{source}/s{seed}-{_digest(key, 8)}"
+
+        def work(folder: Path) -> dict[str, Any]:
+            if labels is not None:
+                examples = label_examples(labels, config.inputs, views, seed=seed)
+            else:
+                gold = [questions[q] for q in splits.label]
+                examples = ground_truth_examples(gold, config.inputs, views, seed=seed)
+            student = train_classifier(config, examples, folder, seed)
+            probs = self._predict_test(student.predict, questions, splits.test, config, views)
+            (folder / "test_predictions.json").write_text(json.dumps(probs, indent=1))
+            return {**student.metrics, "test_probs": probs}
+
+        return self._stage(
+            exp,
+            name,
+            "student" if label_set is not None else "ceiling",
+            inputs={
+                "split": "label",
+                "label_set": label_set,
+                "ground_truth": label_set is None,
+                "train_question_ids": train_ids,
+                "test_question_ids": splits.test,
+            },
+            config={**config.model_dump(mode="json"), "seed": seed},
+            work=work,
+        )
+
+    @staticmethod
+    def _predict_test(
+        predict: Callable[[Sequence[str]], np.ndarray],
+        questions: Mapping[str, Question],
+        test_ids: Sequence[str],
+        config: ClassifierConfig,
+        views: Mapping[str, Sequence[DebateView]] | None,
+    ) -> dict[str, list[float]]:
+        """Per test question, the student's probability per choice (no answer key involved)."""
+        texts: list[str] = []
+        for q in test_ids:
+            view = (views or {}).get(q, [None])[0] if config.inputs.transcript else None
+            texts += prediction_texts(question_row(questions[q]), config.inputs, view)
+        scores = predict(texts) if texts else np.zeros(0)
+        return {
+            q: choice_probs([float(scores[2 * i]), float(scores[2 * i + 1])])
+            for i, q in enumerate(test_ids)
+        }
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        exp: Experiment,
+        questions: Mapping[str, Question],
+        splits: Splits,
+        judges: Mapping[str, list[str]],
+        label_sets: Mapping[str, str],
+        students: Mapping[str, list[TrainingRun]],
+    ) -> list[PGRRow]:
+        """PGR rows on the test split; the answer key is read here, after all training."""
+        ceilings = students[CEILING]
+        rows = []
+        for source in LABEL_SOURCES:
+            request = self._label_request(source, judges, splits.test, 0.0)
+            weak_preds = compute_labels(self.store, exp, request)
+            test_ids = [
+                q
+                for q in splits.test
+                if q in weak_preds and all(q in r.metrics["test_probs"] for r in ceilings)
+            ]
+
+            def correct(
+                probs: Mapping[str, Sequence[float]], ids: list[str] = test_ids
+            ) -> list[float]:
+                return correctness([probs[q][questions[q].correct_index] for q in ids]).tolist()
+
+            weak_probs = {q: weak_preds[q].soft for q in test_ids}
+            rows.append(
+                pgr_row(
+                    source.title,
+                    correct(weak_probs),
+                    [correct(r.metrics["test_probs"]) for r in students[source.key]],
+                    [correct(r.metrics["test_probs"]) for r in ceilings],
+                    n_resamples=self.cfg.w2s.bootstrap,
+                    seed=self.cfg.seed,
+                    label_accuracy=label_accuracy(self.store, label_sets[source.key]),
+                    labels=len(label_rows(self.store, label_sets[source.key])),
+                )
+            )
+        return rows
+
+    # -- everything ------------------------------------------------------------------------
+
+    def run(self) -> PipelineResult:
+        start = time.perf_counter()
+        exp, question_list, summary = self.run_debates()
+        assert exp.id is not None
+        questions = {q.id: q for q in question_list}
+        splits = split_questions(list(questions), self.cfg.w2s.splits.model_dump(), self.cfg.seed)
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "splits.json").write_text(json.dumps(splits.as_json(), indent=1))
+        judges = {
+            key: self.train_weak(exp, questions, splits, variant)
+            for key, variant in self.variants.items()
+        }
+        label_sets = self.build_labels(exp, splits, judges)
+        views = None
+        if self.cfg.w2s.strong.inputs.transcript:
+            views = debate_views(self.store, exp.id, self.cfg.w2s.debate_protocol)
+        students: dict[str, list[TrainingRun]] = {s.key: [] for s in LABEL_SOURCES}
+        students[CEILING] = []
+        for seed in self.cfg.w2s.seeds:
+            students[CEILING].append(
+                self.train_student(exp, questions, splits, CEILING, None, seed, views)
+            )
+            for source in LABEL_SOURCES:
+                students[source.key].append(
+                    self.train_student(
+                        exp, questions, splits, source.key, label_sets[source.key], seed, views
+                    )
+                )
+        rows = self.evaluate(exp, questions, splits, judges, label_sets, students)
+        result = PipelineResult(
+            experiment=self.cfg.name,
+            rows=rows,
+            splits={"weak": len(splits.weak), "label": len(splits.label), "test": len(splits.test)},
+            debates=summary,
+            stages_run=self.stages_run,
+            stages_skipped=self.stages_skipped,
+            wall_seconds=time.perf_counter() - start,
+            output_dir=self.out,
+            details={
+                "label_sets": dict(label_sets),
+                "judges": {k: list(v) for k, v in judges.items()},
+            },
+        )
+        (self.out / "results.json").write_text(json.dumps(result.as_json(), indent=1))
+        return result

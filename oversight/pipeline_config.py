@@ -1,0 +1,122 @@
+"""The weak-to-strong pipeline config: an experiment config plus a ``[w2s]`` section.
+
+The debate part (data, models, protocols, judges) is an ordinary ``ExperimentConfig`` and is
+run by the ordinary runner under the experiment's name; only it defines the debates' identity,
+so changing a training setting reuses every stored debate and retrains only what changed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from oversight.config import (
+    ConfigError,
+    ConsultancyProtocol,
+    DebateProtocol,
+    DirectProtocol,
+    ExperimentConfig,
+    format_validation_error,
+)
+from oversight.labels import Method
+from oversight.train.config import ClassifierConfig, WeakEnsembleConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SplitFractions(_Strict):
+    """Shares of the questions in each split; a question's split is a hash of its id."""
+
+    weak: float = Field(default=0.3, gt=0, lt=1)
+    """Split A: ground truth trains the weak supervisors."""
+    label: float = Field(default=0.4, gt=0, lt=1)
+    """Split B: the weak supervisors label it and the strong student trains on those labels."""
+    test: float = Field(default=0.3, gt=0, lt=1)
+    """Held out: every model is evaluated on it."""
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitFractions:
+        total = self.weak + self.label + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must sum to 1, got {total:g}")
+        return self
+
+
+class W2SConfig(_Strict):
+    """Weak-to-strong training on debate-derived labels (Lang, Huang & Li 2025)."""
+
+    output_dir: str = "runs"
+    """Folder for the stages' outputs; each experiment gets ``output_dir/<name>``."""
+    splits: SplitFractions = Field(default_factory=SplitFractions)
+    """How the questions are divided between weak training, labelling and test."""
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    """Seeds of the strong student (and ceiling) runs; PGR is averaged over them."""
+    label_method: Method = "mean"
+    """How the ensemble's verdicts are aggregated into a label."""
+    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Drop labels whose confidence is below this before training the student."""
+    direct_protocol: str = "direct"
+    """Protocol (kind ``direct``) whose rows the weak judges without debate judge."""
+    debate_protocol: str = "debate"
+    """Protocol (kind ``debate`` or ``consultancy``) whose transcripts the debate-aided
+    weak judges read, in training (split A) and when labelling (split B) and testing."""
+    weak: WeakEnsembleConfig = Field(default_factory=WeakEnsembleConfig)
+    """The weak ensemble; ``inputs.transcript`` is set by the pipeline for each variant."""
+    strong: ClassifierConfig
+    """The strong student; the ceiling run uses the same settings on ground truth."""
+    bootstrap: int = Field(default=2000, ge=100)
+    """Bootstrap resamples of the test questions for the 95% intervals."""
+
+
+class PipelineConfig(ExperimentConfig):
+    """An experiment whose debates feed weak-to-strong training."""
+
+    w2s: W2SConfig
+    """The weak-to-strong stages."""
+
+    @model_validator(mode="after")
+    def _protocols_exist(self) -> PipelineConfig:
+        direct = self.protocols.get(self.w2s.direct_protocol)
+        if not isinstance(direct, DirectProtocol):
+            raise ValueError(
+                f"w2s.direct_protocol: {self.w2s.direct_protocol!r} must name a protocol of "
+                f"kind 'direct' (defined: {sorted(self.protocols)})"
+            )
+        debate = self.protocols.get(self.w2s.debate_protocol)
+        if not isinstance(debate, DebateProtocol | ConsultancyProtocol):
+            raise ValueError(
+                f"w2s.debate_protocol: {self.w2s.debate_protocol!r} must name a protocol of "
+                f"kind 'debate' or 'consultancy' (defined: {sorted(self.protocols)})"
+            )
+        return self
+
+    def debate_config(self) -> ExperimentConfig:
+        """The experiment the runner executes: everything but the ``[w2s]`` section."""
+        return ExperimentConfig.model_validate(self.model_dump(exclude={"w2s"}))
+
+    def output_path(self) -> Path:
+        return Path(self.w2s.output_dir) / self.name
+
+
+def parse_pipeline_config(data: dict[str, Any], source: str = "<config>") -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source)) from None
+
+
+def load_pipeline_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline TOML file; errors name the file and the field."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{p}: invalid TOML: {err}") from None
+    return parse_pipeline_config(raw, str(p))

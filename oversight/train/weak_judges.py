@@ -1,0 +1,90 @@
+"""Weak judges that learn: small classifiers fine-tuned on ground truth, then judging debates.
+
+These are the weak supervisors of Lang, Huang & Li 2025: each ensemble member is trained on
+the answer key of the weak split (optionally reading a debate transcript of the question) and
+then gives its verdict on the labelling split's debates. Verdicts are stored as ordinary
+``Judgment`` rows (judge id ``trained:<run name>``), so labels, reports and replays treat a
+trained judge exactly like a prompted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from oversight.store.tables import Judgment, Question
+from oversight.train.classifier import TrainedClassifier, train_classifier
+from oversight.train.config import WeakEnsembleConfig
+from oversight.train.inputs import (
+    DebateView,
+    choice_probs,
+    ground_truth_examples,
+    prediction_texts,
+    question_row,
+)
+
+TRAINED_PREFIX = "trained:"
+
+
+def trained_judge_id(run_name: str) -> str:
+    """The judge id under which a trained classifier's verdicts are stored."""
+    return f"{TRAINED_PREFIX}{run_name}"
+
+
+@dataclass(frozen=True)
+class JudgeTarget:
+    """One debate to judge: its question and, for transcript-reading judges, its turns."""
+
+    debate_id: str
+    question_id: str
+    view: DebateView | None = None
+
+
+def train_weak_member(
+    config: WeakEnsembleConfig,
+    questions: Sequence[Question],
+    output_dir: Path,
+    seed: int,
+    views: Mapping[str, Sequence[DebateView]] | None = None,
+) -> TrainedClassifier:
+    """Fine-tune one member on the answer key of ``questions`` (the weak split only).
+
+    ``seed`` sets the initialisation, the data order and, with transcripts, which of a
+    question's debates the member reads: the sources of diversity in the ensemble.
+    """
+    examples = ground_truth_examples(questions, config.inputs, views, seed=seed)
+    return train_classifier(config, examples, output_dir, seed)
+
+
+def judge_debates(
+    judge: TrainedClassifier,
+    judge_id: str,
+    questions: Mapping[str, Question],
+    targets: Sequence[JudgeTarget],
+) -> list[Judgment]:
+    """A final verdict per debate: both candidates scored, combined by ``choice_probs``.
+
+    The judge reads the question without its answer key (``question_row``), and the debate's
+    transcript if it was trained with one.
+    """
+    texts: list[str] = []
+    for t in targets:
+        view = t.view if judge.config.inputs.transcript else None
+        texts += prediction_texts(question_row(questions[t.question_id]), judge.config.inputs, view)
+    scores = judge.predict(texts)
+    out = []
+    for i, t in enumerate(targets):
+        p = [float(scores[2 * i]), float(scores[2 * i + 1])]
+        out.append(
+            Judgment(
+                debate_id=t.debate_id,
+                judge_id=judge_id,
+                model=judge.config.model,
+                after_round=-1,
+                probs=choice_probs(p),
+                probs_by_order={},
+                raw={"p_candidate_correct": p},
+            )
+        )
+    return out

@@ -1,0 +1,105 @@
+"""The ``label`` and ``pipeline`` commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from datasets import load_from_disk
+from typer.testing import CliRunner
+
+from oversight.cli import app
+from tests.oversight.test_labels import make_store
+from tests.oversight.test_pipeline import pipeline_config
+
+runner = CliRunner()
+
+
+def test_label_builds_a_set_and_exports_it(tmp_path: Path) -> None:
+    store, _ = make_store(tmp_path)
+    out = tmp_path / "labels"
+    result = runner.invoke(
+        app,
+        [
+            "label",
+            "toy",
+            "--db",
+            store.url,
+            "--method",
+            "vote",
+            "--protocol",
+            "debate",
+            "--judges",
+            "j1",
+            "--judges",
+            "j2",
+            "--name",
+            "mine",
+            "--export",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "label set mine" in result.output
+    ds = load_from_disk(str(out))
+    assert len(ds) == 4 and "correct_index" not in ds.column_names
+    assert set(ds["n_judges"]) == {2}
+
+
+def test_label_errors_name_the_problem(tmp_path: Path) -> None:
+    store, _ = make_store(tmp_path)
+    bad = runner.invoke(app, ["label", "toy", "--db", store.url, "--method", "median"])
+    assert bad.exit_code == 2 and "--method" in bad.output
+    missing = runner.invoke(app, ["label", "nope", "--db", store.url])
+    assert missing.exit_code == 2 and "no experiment named 'nope'" in missing.output
+
+
+def test_pipeline_command_prints_the_table_and_json(
+    tiny_chat_model: Path, tiny_bert: Path, tmp_path: Path
+) -> None:
+    cfg = pipeline_config(tiny_chat_model, tiny_bert, tmp_path, seeds=[0])
+    data = cfg.model_dump(mode="json")
+    data["w2s"]["weak"]["members"] = 1
+    path = tmp_path / "w2s.toml"
+    path.write_text(_toml(data))
+    result = runner.invoke(app, ["pipeline", str(path)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for word in ("single", "ensemble", "+ debate", "PGR", "ceiling", "transf"):
+        assert word in result.output  # the table (its columns may wrap on a narrow terminal)
+    again = runner.invoke(app, ["pipeline", str(path), "--json"])
+    assert again.exit_code == 0, again.output
+    payload = json.loads(again.stdout)
+    assert payload["stages_run"] == 0 and len(payload["rows"]) == 3
+
+
+def test_pipeline_config_errors_name_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        'name = "x"\n[data]\nsource = "arc"\n[models.m]\nmodel = "m"\n'
+        '[protocols.direct]\nkind = "direct"\n[[judges]]\nname = "j"\nmodel = "m"\n'
+        '[w2s]\nseeds = []\n[w2s.strong]\nmodel = "m"\n'
+    )
+    result = runner.invoke(app, ["pipeline", str(path)])
+    assert result.exit_code == 2
+    assert "w2s.seeds" in result.output
+
+
+def _toml(data: dict[str, object], prefix: str = "") -> str:
+    """A minimal TOML writer for the nested dicts of a dumped config (tables, scalars, lists)."""
+    scalars, tables, arrays = [], [], []
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            tables.append((key, value))
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            arrays.append((key, value))
+        else:
+            scalars.append(f"{key} = {json.dumps(value)}")
+    out = "\n".join(scalars) + "\n"
+    for key, value in tables:
+        out += f"\n[{prefix}{key}]\n" + _toml(value, f"{prefix}{key}.")
+    for key, items in arrays:
+        for item in items:
+            out += f"\n[[{prefix}{key}]]\n" + _toml(item, f"{prefix}{key}.")
+    return out
