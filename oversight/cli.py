@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -27,8 +28,11 @@ err_console = Console(stderr=True)
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="SQLAlchemy URL of the Store (default: the config's, else "
-                 f"$OVERSIGHT_DB or {DEFAULT_STORE})."),
+    typer.Option(
+        "--db",
+        help="SQLAlchemy URL of the Store (default: the config's, else "
+        f"$OVERSIGHT_DB or {DEFAULT_STORE}).",
+    ),
 ]
 
 
@@ -60,6 +64,7 @@ def run(
 ) -> None:
     """Run (or resume) an experiment: debates, consultancies and direct QA, then judges."""
     from oversight.runner import Runner
+    from oversight.train.quiet import quiet_hf
 
     try:
         cfg = load_config(config)
@@ -71,14 +76,19 @@ def run(
         cfg.concurrency = concurrency
     store = Store(_db(db, cfg.store if db is None else None))
     runner = Runner(cfg, store)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=False,
-    ) as progress:
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    # The run's own progress bar is the one to watch: no Hugging Face load bars under it.
+    with (
+        quiet_hf() if not verbose else contextlib.nullcontext(),
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=False,
+        ) as progress,
+    ):
         task = progress.add_task(cfg.name, total=None)
 
         def update(done: int, total: int) -> None:
@@ -182,8 +192,14 @@ def report(
     for r in summary["judges"]:
         style = "bold" if r["judge"] in group_labels else None
         table.add_row(
-            r["protocol"], r["judge"], str(r["debates"]), str(r["questions"]), _pct(r["accuracy"]),
-            f"[{_pct(r['ci_low'])}, {_pct(r['ci_high'])}]", _pct(r["confidence"]), style=style,
+            r["protocol"],
+            r["judge"],
+            str(r["debates"]),
+            str(r["questions"]),
+            _pct(r["accuracy"]),
+            f"[{_pct(r['ci_low'])}, {_pct(r['ci_high'])}]",
+            _pct(r["confidence"]),
+            style=style,
         )
     console.print(table)
     if summary["wins"]:
@@ -191,8 +207,9 @@ def report(
         for col in ("protocol", "speaker", "argued", "debates", "win rate"):
             wins.add_column(col)
         for w in summary["wins"]:
-            wins.add_row(w["protocol"], w["speaker"], w["argued"], str(w["debates"]),
-                         _pct(w["win_rate"]))
+            wins.add_row(
+                w["protocol"], w["speaker"], w["argued"], str(w["debates"]), _pct(w["win_rate"])
+            )
         console.print(wins)
     pending = {k: v for k, v in summary["debates"].items() if k != "complete"}
     if pending:
@@ -208,6 +225,7 @@ def _json_safe(x: Any) -> Any:
     if isinstance(x, list):
         return [_json_safe(v) for v in x]
     return x
+
 
 def _progress() -> Progress:
     return Progress(
@@ -229,8 +247,9 @@ def replay(
     db: DbOption = None,
     name: Annotated[
         str | None,
-        typer.Option("--as", help="Name of this judge ensemble in reports (default: the "
-                     "judges file's name)."),
+        typer.Option(
+            "--as", help="Name of this judge ensemble in reports (default: the judges file's name)."
+        ),
     ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Debates judged at once.")] = None,
 ) -> None:
@@ -279,8 +298,9 @@ def import_(
     db: DbOption = None,
     experiment: Annotated[
         str | None,
-        typer.Option(help="Experiment to import into (nyu: default nyu-debates; jsonl: the "
-                     "exported one)."),
+        typer.Option(
+            help="Experiment to import into (nyu: default nyu-debates; jsonl: the exported one)."
+        ),
     ] = None,
 ) -> None:
     """Import transcripts: the project's jsonl export, or NYU debate files (Michael et al.).
