@@ -9,7 +9,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -256,20 +256,32 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def parse_config(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_as(model: type[M], data: dict[str, Any], source: str) -> M:
+    """Validate ``data`` as ``model``; problems become one ConfigError naming file and fields."""
     try:
-        return ExperimentConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, source)) from None
 
 
-def load_config(path: str | Path) -> ExperimentConfig:
-    """Read and validate an experiment TOML file."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing or malformed file is a ConfigError naming it."""
     p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{p}: file not found") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{p}: invalid TOML: {err}") from None
-    return parse_config(raw, str(p))
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+    return validate_as(ExperimentConfig, data, source)
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment TOML file."""
+    return parse_config(read_toml(path), str(path))

@@ -7,19 +7,18 @@ so changing a training setting reuses every stored debate and retrains only what
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from oversight.config import (
-    ConfigError,
     ConsultancyProtocol,
     DebateProtocol,
     DirectProtocol,
     ExperimentConfig,
-    format_validation_error,
+    read_toml,
+    validate_as,
 )
 from oversight.labels import Method
 from oversight.train.config import ClassifierConfig, WeakEnsembleConfig
@@ -104,19 +103,9 @@ class PipelineConfig(ExperimentConfig):
 
 
 def parse_pipeline_config(data: dict[str, Any], source: str = "<config>") -> PipelineConfig:
-    try:
-        return PipelineConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+    return validate_as(PipelineConfig, data, source)
 
 
 def load_pipeline_config(path: str | Path) -> PipelineConfig:
     """Read and validate a pipeline TOML file; errors name the file and the field."""
-    p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: file not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{p}: invalid TOML: {err}") from None
-    return parse_pipeline_config(raw, str(p))
+    return parse_pipeline_config(read_toml(path), str(path))

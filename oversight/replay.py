@@ -9,13 +9,12 @@ judge yet), including debates imported from elsewhere. The graph work itself is 
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from oversight.config import ConfigError, JudgeConfig, ModelConfig, format_validation_error
+from oversight.config import JudgeConfig, ModelConfig, read_toml, validate_as
 from oversight.store import Debate, JudgeEnsemble, Store, StoreError
 
 
@@ -47,22 +46,12 @@ class ReplayConfig(BaseModel):
 
 
 def parse_replay_config(data: dict[str, Any], source: str = "<judges>") -> ReplayConfig:
-    try:
-        return ReplayConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+    return validate_as(ReplayConfig, data, source)
 
 
 def load_replay_config(path: str | Path) -> ReplayConfig:
     """Read and validate a judges TOML file; errors name the file and the field."""
-    p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: file not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{p}: invalid TOML: {err}") from None
-    return parse_replay_config(raw, str(p))
+    return parse_replay_config(read_toml(path), str(path))
 
 
 def replay_debates(store: Store, experiment: str) -> list[Debate]:
