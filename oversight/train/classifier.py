@@ -42,6 +42,7 @@ def load_classifier(
 ) -> tuple[Any, PreTrainedTokenizerBase]:
     """A two-class sequence classifier and its tokenizer, ready to train.
 
+    The tokenizer truncates from the left: inputs end with the question and the candidate.
     Causal LMs get a pad token (their EOS) so the head can find the last real token; the head
     is zeroed when asked (``openai/weak-to-strong`` does so: training starts from P = 1/2
     everywhere, so the first steps fit the head before the backbone moves).
@@ -53,6 +54,7 @@ def load_classifier(
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.truncation_side = "left"  # keep the question and candidate (see inputs.py)
     with quiet_hf():  # the "head newly initialized" report is expected here
         net = AutoModelForSequenceClassification.from_pretrained(
             path, num_labels=NUM_LABELS, dtype=getattr(torch, dtype)
@@ -95,7 +97,8 @@ def _head(net: PreTrainedModel) -> torch.nn.Linear:
 
 
 def tokenize(dataset: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
-    """Token ids (truncated at the end) plus the soft ``labels``; other columns are dropped."""
+    """Token ids (truncated on the tokenizer's side) plus the soft ``labels``; other columns
+    are dropped."""
     keep = {"labels"}
 
     def encode(batch: dict[str, list[Any]]) -> Any:

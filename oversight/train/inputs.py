@@ -57,14 +57,19 @@ def candidate_text(
     context: str | None = None,
     transcript: str | None = None,
 ) -> str:
-    """The text a classifier reads; the transcript comes last so truncation cuts it first."""
+    """The text a classifier reads: supporting material first, question and candidate last.
+
+    Classifiers truncate from the left (``classifier.load_classifier``), so an over-long input
+    loses the start of the passage or transcript, never the candidate answer; and a causal LM's
+    head, which reads the last token, reads it right after the candidate.
+    """
     parts = []
     if context:
         parts.append(f"Passage: {context}")
-    parts.append(f"Question: {question}")
-    parts.append(f"Answer: {candidate}")
     if transcript:
         parts.append(f"Debate:\n{transcript}")
+    parts.append(f"Question: {question}")
+    parts.append(f"Answer: {candidate}")
     return "\n".join(parts)
 
 

@@ -107,3 +107,20 @@ def test_full_model_is_saved_as_safetensors_without_pickle(tiny_bert: Path, tmp_
 
     reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path)
     assert reloaded.config.num_labels == 2
+
+
+def test_truncation_keeps_the_question_and_candidate(tiny_bert: Path) -> None:
+    from datasets import Dataset
+
+    from oversight.train.classifier import load_classifier, tokenize
+
+    _, tokenizer = load_classifier(str(tiny_bert))
+    text = (
+        "Debate:\n" + "the judge reads the transcript " * 20 + "\nQuestion: which?\nAnswer: paris"
+    )
+    data = Dataset.from_dict(
+        {"question_id": ["q"], "choice": [0], "text": [text], "labels": [[0.0, 1.0]]}
+    )
+    ids = tokenize(data, tokenizer, max_length=12)[0]["input_ids"]
+    assert len(ids) == 12
+    assert tokenizer.decode(ids, skip_special_tokens=True).endswith("answer : paris")

@@ -57,10 +57,11 @@ def test_ground_truth_examples_use_the_key_and_optional_inputs() -> None:
     )
     assert tuple(ds.column_names) == EXAMPLE_COLUMNS
     assert ds["labels"] == [[0.0, 1.0], [1.0, 0.0]]
-    assert ds["text"][0].startswith(
-        "Passage: The sky is blue.\nQuestion: Sky colour?\nAnswer: blue"
-    )
-    assert ds["text"][0].endswith("Round 1, supporter: Blue.")
+    assert ds["text"][0] == (
+        "Passage: The sky is blue.\n"
+        "Debate:\nRound 1, opponent: Green, clearly.\nRound 1, supporter: Blue.\n"
+        "Question: Sky colour?\nAnswer: blue"
+    )  # the candidate comes last: left truncation never cuts it
     plain = ground_truth_examples([QUESTION], InputSettings())
     assert plain["text"] == [
         "Question: Sky colour?\nAnswer: blue",
