@@ -13,18 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from oversight.cli_console import console, err_console, fail, report_failures
 from oversight.config import DEFAULT_STORE, ConfigError, load_config
 from oversight.data import DataError
 from oversight.store import Experiment, Store, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console()
-err_console = Console(stderr=True)
 
 DbOption = Annotated[
     str | None,
@@ -38,11 +37,6 @@ DbOption = Annotated[
 
 def _db(url: str | None, fallback: str | None = None) -> str:
     return url or fallback or os.environ.get("OVERSIGHT_DB") or DEFAULT_STORE
-
-
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 @app.callback()
@@ -69,7 +63,7 @@ def run(
     try:
         cfg = load_config(config)
     except ConfigError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     if limit is not None:
         cfg.data.limit = limit
     if concurrency is not None:
@@ -97,14 +91,13 @@ def run(
         try:
             summary = asyncio.run(runner.run(update))
         except (DataError, StoreError, ConfigError) as err:
-            raise _fail(str(err)) from None
+            raise fail(str(err)) from None
     console.print(
         f"[bold]{summary.experiment}[/]: {summary.questions} questions, {summary.planned} "
         f"debates planned, {summary.ran} run, {summary.completed} completed, "
         f"{summary.failed} failed"
     )
-    for did, msg in list(summary.errors.items())[:5]:
-        err_console.print(f"  failed {did}: {msg}", highlight=False)
+    report_failures(summary.errors)
     if summary.failed:
         raise typer.Exit(code=1)
 
@@ -181,7 +174,7 @@ def report(
             store, experiment, per_judge=per_judge, same_debates=same_debates
         )
     except StoreError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     group_labels = {g["label"] for g in summary["groups"]}
     if as_json:
         console.print_json(json.dumps(_json_safe(summary)))
@@ -242,7 +235,11 @@ def _progress() -> Progress:
 def replay(
     experiment: Annotated[str, typer.Argument(help="Experiment whose stored debates to judge.")],
     judges: Annotated[
-        Path, typer.Option("--judges", help="TOML file with [models.ALIAS] and [[judges]].")
+        Path,
+        typer.Option(
+            "--judges",
+            help="TOML file with \\[models.ALIAS] tables and \\[\\[judges]] entries.",
+        ),
     ],
     db: DbOption = None,
     name: Annotated[
@@ -264,7 +261,7 @@ def replay(
     try:
         cfg = load_replay_config(judges)
     except ConfigError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     label = name or judges.stem
     store = Store(_db(db))
     replayer = Replayer(cfg, store)
@@ -279,14 +276,13 @@ def replay(
                 replayer.run(experiment, label, concurrency=concurrency, progress=update)
             )
         except (StoreError, ConfigError) as err:
-            raise _fail(str(err)) from None
+            raise fail(str(err)) from None
     console.print(
         f"[bold]{experiment}[/] replayed as [bold]{label}[/]: {summary.debates} complete "
         f"debates, {summary.judged} judged, {summary.added} judgments added, "
         f"{summary.failed} failed"
     )
-    for did, msg in list(summary.errors.items())[:5]:
-        err_console.print(f"  failed {did}: {msg}", highlight=False)
+    report_failures(summary.errors)
     if summary.failed:
         raise typer.Exit(code=1)
 
@@ -312,7 +308,7 @@ def import_(
 
     chosen = next((f for f in FORMATS if f == fmt), None)
     if chosen is None:
-        raise _fail(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+        raise fail(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     store = Store(_db(db))
     with _progress() as progress:
         task = progress.add_task(f"import {fmt}", total=None)
@@ -323,7 +319,7 @@ def import_(
         try:
             result = import_files(store, chosen, paths, experiment=experiment, progress=update)
         except StoreError as err:
-            raise _fail(str(err)) from None
+            raise fail(str(err)) from None
     added = result.added
     console.print(
         f"{len(result.files) - len(result.failed)} of {len(result.files)} files imported into "
@@ -331,7 +327,7 @@ def import_(
         f"{added.debates} debates, {added.turns} turns, {added.judgments} judgments"
     )
     for f in result.failed:
-        err_console.print(f"[bold red]rejected:[/] {f.error}", highlight=False)
+        err_console.print(f"[bold red]rejected:[/] {escape(f.error)}", highlight=False)
     if result.failed or not result.files:
         raise typer.Exit(code=1)
 
@@ -352,12 +348,12 @@ def export(
 
     exporters = {"jsonl": export_jsonl, "hf": export_hf}
     if fmt not in exporters:
-        raise _fail(f"unknown format {fmt!r} (known: {', '.join(exporters)})")
+        raise fail(f"unknown format {fmt!r} (known: {', '.join(exporters)})")
     store = Store(_db(db))
     try:
         n = exporters[fmt](store, experiment, out)
     except StoreError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     console.print(f"{experiment}: {n} debates written to {out} ({fmt})")
 
 

