@@ -327,7 +327,7 @@ def import_(
         f"{added.debates} debates, {added.turns} turns, {added.judgments} judgments"
     )
     for f in result.failed:
-        err_console.print(f"[bold red]rejected:[/] {escape(f.error or "")}", highlight=False)
+        err_console.print(f"[bold red]rejected:[/] {escape(f.error or '')}", highlight=False)
     if result.failed or not result.files:
         raise typer.Exit(code=1)
 
