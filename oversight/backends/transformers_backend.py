@@ -320,6 +320,7 @@ class TransformersBackend:
                 eos_ids=sorted(eos_ids),
                 keeps_logits_arg="logits_to_keep" in inspect.signature(model.forward).parameters,
                 stats=self.stats,
+                context_tokens=getattr(model.config, "max_position_embeddings", None),
             )
             self.resolved_path = path
             self.stats.loads += 1
@@ -366,14 +367,29 @@ class _LoadedModel:
     eos_ids: list[int]
     keeps_logits_arg: bool
     stats: BackendStats
+    context_tokens: int | None = None
 
     def prepare(self, request: GenerateRequest | ScoreRequest) -> tuple[str, list[int]]:
         """The prompt text and, for scoring, the label token ids."""
         text = self.chat_text(request.messages)
         if isinstance(request, GenerateRequest):
+            self.check_length(text, request.params.max_new_tokens)
             return text, []
         text += request.assistant_prefix
+        self.check_length(text, 0)
         return text, label_token_ids(self.tokenizer, request.labels, text)
+
+    def check_length(self, text: str, new_tokens: int) -> None:
+        """Refuse a prompt the model cannot read whole: past its context it would not fail,
+        it would silently produce text from positions it was never trained on."""
+        if self.context_tokens is None:
+            return
+        n = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        if n + new_tokens > self.context_tokens:
+            raise BackendError(
+                f"{self.name}: prompt of {n} tokens + max_new_tokens {new_tokens} exceeds the "
+                f"model's context of {self.context_tokens} tokens"
+            )
 
     def chat_text(self, messages: list[Message]) -> str:
         if not getattr(self.tokenizer, "chat_template", None):

@@ -288,3 +288,29 @@ def test_a_tokenizer_without_chat_template_is_a_clear_error(
     backend = TransformersBackend(str(tmp_path))
     with pytest.raises(BackendError, match="chat template"):
         asyncio.run(backend.generate([_gen("Hi")]))
+
+
+def test_a_prompt_longer_than_the_context_fails_alone_with_its_length(
+    backend: TransformersBackend,
+) -> None:
+    """The tiny model has 1024 positions; past them it would generate from untrained positions."""
+    long_text = "Paris is the capital of France. " * 200
+    fits = _gen("Hi")
+    too_long = _gen(long_text)
+    too_long_to_score = ScoreRequest(_chat(long_text), ["A", "B"], "Answer:")
+
+    async def all_three() -> list[Any]:
+        return await asyncio.gather(
+            backend.generate([fits]),
+            backend.generate([too_long]),
+            backend.score_choices([too_long_to_score]),
+            return_exceptions=True,
+        )
+
+    ok, gen_err, score_err = asyncio.run(all_three())
+    assert ok[0].completion_tokens > 0
+    for err in (gen_err, score_err):
+        assert isinstance(err, BackendError)
+        assert not err.transient
+        assert "exceeds the model's context of 1024 tokens" in str(err)
+    assert "max_new_tokens 12" in str(gen_err)
