@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -15,10 +14,9 @@ from typing import Annotated, Any
 import typer
 from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from oversight.cli_console import console, err_console, fail, report_failures
+from oversight.cli_console import console, err_console, fail, progress, report_failures
 from oversight.config import DEFAULT_STORE, ConfigError, load_config
 from oversight.data import DataError
 from oversight.store import Experiment, Store, StoreError
@@ -58,7 +56,6 @@ def run(
 ) -> None:
     """Run (or resume) an experiment: debates, consultancies and direct QA, then judges."""
     from oversight.runner import Runner
-    from oversight.train.quiet import quiet_hf
 
     try:
         cfg = load_config(config)
@@ -70,23 +67,11 @@ def run(
         cfg.concurrency = concurrency
     store = Store(_db(db, cfg.store if db is None else None))
     runner = Runner(cfg, store)
-    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
-    # The run's own progress bar is the one to watch: no Hugging Face load bars under it.
-    with (
-        quiet_hf() if not verbose else contextlib.nullcontext(),
-        Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=False,
-        ) as progress,
-    ):
-        task = progress.add_task(cfg.name, total=None)
+    with progress() as bar:
+        task = bar.add_task(cfg.name, total=None)
 
         def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total)
 
         try:
             summary = asyncio.run(runner.run(update))
@@ -220,17 +205,6 @@ def _json_safe(x: Any) -> Any:
     return x
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=False,
-    )
-
-
 @app.command()
 def replay(
     experiment: Annotated[str, typer.Argument(help="Experiment whose stored debates to judge.")],
@@ -265,11 +239,11 @@ def replay(
     label = name or judges.stem
     store = Store(_db(db))
     replayer = Replayer(cfg, store)
-    with _progress() as progress:
-        task = progress.add_task(f"{experiment} / {label}", total=None)
+    with progress() as bar:
+        task = bar.add_task(f"{experiment} / {label}", total=None)
 
         def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total)
 
         try:
             summary = asyncio.run(
@@ -310,11 +284,11 @@ def import_(
     if chosen is None:
         raise fail(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     store = Store(_db(db))
-    with _progress() as progress:
-        task = progress.add_task(f"import {fmt}", total=None)
+    with progress() as bar:
+        task = bar.add_task(f"import {fmt}", total=None)
 
         def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total)
 
         try:
             result = import_files(store, chosen, paths, experiment=experiment, progress=update)

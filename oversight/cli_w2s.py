@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from oversight.cli_console import console, err_console, fail
+from oversight.cli_console import console, err_console, fail, progress
 from oversight.config import DEFAULT_STORE, ConfigError
 from oversight.store import Store, StoreError
 
@@ -129,20 +128,14 @@ def pipeline(
         raise fail(str(err)) from None
     store = _store(db, cfg.store)
     log = logging.getLogger("oversight.pipeline")
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-    ) as progress:
-        task = progress.add_task(f"{cfg.name} debates", total=None)
+    with progress() as bar:
+        task = bar.add_task(f"{cfg.name} debates", total=None)
 
         def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total)
 
         def notify(message: str) -> None:
-            progress.console.log(message)
+            bar.console.log(message)
             log.debug(message)
 
         try:
