@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -439,6 +440,7 @@ class Pipeline:
                 return correctness([probs[q][questions[q].correct_index] for q in ids]).tolist()
 
             weak_probs = {q: weak_preds[q].soft for q in test_ids}
+            trained_on = label_rows(self.store, label_sets[source.key])
             rows.append(
                 pgr_row(
                     source.title,
@@ -448,7 +450,12 @@ class Pipeline:
                     n_resamples=self.cfg.w2s.bootstrap,
                     seed=self.cfg.seed,
                     label_accuracy=label_accuracy(self.store, label_sets[source.key]),
-                    labels=len(label_rows(self.store, label_sets[source.key])),
+                    labels=len(trained_on),
+                    label_confidence=(
+                        float(np.mean([r["confidence"] for r in trained_on]))
+                        if trained_on
+                        else math.nan
+                    ),
                 )
             )
         return rows

@@ -43,6 +43,9 @@ class PGRRow:
     """Accuracy of the labels themselves on the labelling split (evaluation only)."""
     labels: int = 0
     """Labels the student trained on (after any confidence filter)."""
+    label_confidence: float = math.nan
+    """Mean confidence (probability of the hard label) of those labels: near 0.5, soft
+    labels carry almost no signal for a student trained on them."""
 
     def as_json(self) -> dict[str, Any]:
         return _nan_to_none(asdict(self))
@@ -77,6 +80,7 @@ def pgr_row(
     seed: int = 0,
     label_accuracy: float = math.nan,
     labels: int = 0,
+    label_confidence: float = math.nan,
 ) -> PGRRow:
     """Accuracies, PGR and paired bootstrap intervals from per-question correctness.
 
@@ -116,6 +120,7 @@ def pgr_row(
         ],
         label_accuracy=label_accuracy,
         labels=labels,
+        label_confidence=label_confidence,
     )
 
 
@@ -138,6 +143,7 @@ def pgr_table(rows: Sequence[PGRRow], title: str) -> Table:
         "label source",
         "labels",
         "label acc (B)",
+        "label conf",
         "weak acc",
         "transfer acc",
         "ceiling acc",
@@ -150,6 +156,7 @@ def pgr_table(rows: Sequence[PGRRow], title: str) -> Table:
             r.source,
             str(r.labels),
             _pct(r.label_accuracy),
+            _pct(r.label_confidence),
             _with_ci(r.weak, r.weak_ci),
             _with_ci(r.transfer, r.transfer_ci),
             _with_ci(r.ceiling, r.ceiling_ci),
@@ -157,7 +164,7 @@ def pgr_table(rows: Sequence[PGRRow], title: str) -> Table:
             ", ".join(_pct(p) for p in r.pgr_by_seed),
         )
     table.caption = (
-        f"accuracy (%) on {rows[0].questions if rows else 0} test questions, "
+        f"accuracy and PGR in %, on {rows[0].questions if rows else 0} test questions, "
         f"{rows[0].seeds if rows else 0} student seed(s); 95% paired bootstrap CIs; "
         "PGR n/a where the ceiling does not exceed the weak supervisor"
     )

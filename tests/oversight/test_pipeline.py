@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from oversight import pipeline as pipeline_module
@@ -133,6 +134,10 @@ def test_pipeline_end_to_end_respects_the_splits_and_resumes(
         for acc in (row.weak, row.transfer, row.ceiling):
             assert 0.0 <= acc <= 1.0
         assert row.labels == len(b)
+    for source, row in zip(LABEL_SOURCES, result.rows, strict=True):
+        labs = labels_of(store, result.details["label_sets"][source.key])
+        assert row.label_confidence == pytest.approx(np.mean([lab.confidence for lab in labs]))
+        assert 0.5 <= row.label_confidence <= 1.0
 
     # weak judges: 2 variants x 2 members, each trained on split A's answer key only
     assert len(calls.weak) == 4
