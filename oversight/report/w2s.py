@@ -9,7 +9,7 @@ and every ceiling seed, so the paired structure of the comparison is kept. PGR i
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -133,39 +133,31 @@ def _with_ci(x: float, ci: tuple[float, float]) -> str:
         return "n/a"
     if math.isnan(ci[0]):
         return _pct(x)
-    return f"{_pct(x)} [{_pct(ci[0])}, {_pct(ci[1])}]"
+    return f"{_pct(x)} [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]"
 
 
 def pgr_table(rows: Sequence[PGRRow], title: str) -> Table:
-    """The rich table the ``pipeline`` command prints."""
+    """The rich table the ``pipeline`` command prints: one column per label source, so the
+    sources sit side by side and the table fits an 80-column terminal."""
     table = Table(title=title)
-    for col in (
-        "label source",
-        "labels",
-        "label acc (B)",
-        "label conf",
-        "weak acc",
-        "transfer acc",
-        "ceiling acc",
-        "PGR",
-        "PGR per seed",
-    ):
-        table.add_column(col, justify="left" if col == "label source" else "right")
+    table.add_column("", no_wrap=True)
     for r in rows:
-        table.add_row(
-            r.source,
-            str(r.labels),
-            _pct(r.label_accuracy),
-            _pct(r.label_confidence),
-            _with_ci(r.weak, r.weak_ci),
-            _with_ci(r.transfer, r.transfer_ci),
-            _with_ci(r.ceiling, r.ceiling_ci),
-            _with_ci(r.pgr, r.pgr_ci),
-            ", ".join(_pct(p) for p in r.pgr_by_seed),
-        )
+        table.add_column(r.source, justify="right")
+    lines: list[tuple[str, Callable[[PGRRow], str]]] = [
+        ("labels (B)", lambda r: str(r.labels)),
+        ("label acc (B)", lambda r: _pct(r.label_accuracy)),
+        ("label conf (B)", lambda r: _pct(r.label_confidence)),
+        ("weak acc", lambda r: _with_ci(r.weak, r.weak_ci)),
+        ("transfer acc", lambda r: _with_ci(r.transfer, r.transfer_ci)),
+        ("ceiling acc", lambda r: _with_ci(r.ceiling, r.ceiling_ci)),
+        ("PGR", lambda r: _with_ci(r.pgr, r.pgr_ci)),
+        ("PGR per seed", lambda r: ", ".join(_pct(p) for p in r.pgr_by_seed)),
+    ]
+    for name, cell in lines:
+        table.add_row(name, *(cell(r) for r in rows))
     table.caption = (
-        f"accuracy and PGR in %, on {rows[0].questions if rows else 0} test questions, "
-        f"{rows[0].seeds if rows else 0} student seed(s); 95% paired bootstrap CIs; "
-        "PGR n/a where the ceiling does not exceed the weak supervisor"
+        f"% on {rows[0].questions if rows else 0} test questions (labels: split B), mean of "
+        f"{rows[0].seeds if rows else 0} student seeds, 95% paired bootstrap CIs; PGR n/a "
+        "where the ceiling does not beat the weak supervisor"
     )
     return table
