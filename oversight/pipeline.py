@@ -353,8 +353,14 @@ class Pipeline:
         seed: int,
         views: Mapping[str, Sequence[DebateView]] | None,
     ) -> TrainingRun:
-        """Stage 5: the strong student on one label set (or, for the ceiling, B's answer key)."""
+        """Stage 5: the strong student on one label set (or, for the ceiling, B's answer key).
+
+        The ceiling always trains with ``xent``, as in openai/weak-to-strong: the configured
+        loss (``logconf``, ``product``) is a remedy for imperfect labels, not for the key.
+        """
         config: ClassifierConfig = self.cfg.w2s.strong
+        if label_set is None:
+            config = config.model_copy(update={"loss": "xent"})
         labels = label_rows(self.store, label_set) if label_set is not None else None
         train_ids = [r["question_id"] for r in labels] if labels is not None else list(splits.label)
         key = {

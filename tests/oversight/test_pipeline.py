@@ -166,8 +166,10 @@ def test_pipeline_end_to_end_respects_the_splits_and_resumes(
         run = runs[call["folder"]]
         if run.method == "ceiling":
             assert run.inputs["ground_truth"] is True
+            assert run.config["loss"] == "xent"  # the configured logconf is for weak labels
             continue
         assert run.inputs["ground_truth"] is False
+        assert run.config["loss"] == "logconf"
         # the targets are exactly the label set's soft labels, never the key
         label_set = store.first(LabelSet, LabelSet.name == run.inputs["label_set"])
         assert label_set is not None
