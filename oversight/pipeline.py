@@ -44,6 +44,7 @@ from oversight.metrics import correctness
 from oversight.pipeline_config import PipelineConfig
 from oversight.report.w2s import PGRRow, pgr_row
 from oversight.runner import BackendFactory, Runner, RunSummary
+from oversight.splits import Splits, split_questions
 from oversight.store import Experiment, Question, Store, TrainingRun
 from oversight.train.classifier import train_classifier
 from oversight.train.config import ClassifierConfig, WeakEnsembleConfig
@@ -67,41 +68,11 @@ log = logging.getLogger(__name__)
 
 Notify = Callable[[str], None]
 
-SPLITS = ("weak", "label", "test")
 CEILING = "ceiling"
 
 
 def _digest(obj: Any, n: int = 10) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
-
-
-@dataclass(frozen=True)
-class Splits:
-    """Question ids of each split, sorted."""
-
-    weak: list[str]
-    label: list[str]
-    test: list[str]
-
-    def as_json(self) -> dict[str, list[str]]:
-        return {"weak": self.weak, "label": self.label, "test": self.test}
-
-
-def split_questions(
-    question_ids: Sequence[str], fractions: Mapping[str, float], seed: int
-) -> Splits:
-    """Assign each question to a split by a seeded hash of its id alone.
-
-    A question's split never depends on which other questions are present, so raising the
-    question limit extends every split without moving a question from one to another (which
-    would let, say, a weak model's training question reappear in the labelling split).
-    """
-    out: dict[str, list[str]] = {name: [] for name in SPLITS}
-    edges = np.cumsum([fractions[name] for name in SPLITS])
-    for qid in sorted(set(question_ids)):
-        u = int(hashlib.sha256(f"{seed}:{qid}".encode()).hexdigest()[:12], 16) / 16**12
-        out[SPLITS[min(int(np.searchsorted(edges, u, side="right")), 2)]].append(qid)
-    return Splits(**out)
 
 
 @dataclass(frozen=True)

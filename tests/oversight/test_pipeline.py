@@ -17,8 +17,9 @@ import pytest
 from oversight import pipeline as pipeline_module
 from oversight.config import ConfigError
 from oversight.labels import labels_of
-from oversight.pipeline import LABEL_SOURCES, Pipeline, split_questions
+from oversight.pipeline import LABEL_SOURCES, Pipeline
 from oversight.pipeline_config import PipelineConfig, parse_pipeline_config
+from oversight.splits import split_questions
 from oversight.store import Judgment, LabelSet, Store, TrainingRun
 from oversight.train import weak_judges as weak_module
 
