@@ -47,7 +47,7 @@ async def main(model: str, n: int, max_new_tokens: int) -> None:
     for name, reqs in (("generate", gen), ("score_choices", score)):
         one = await _timed(backend, reqs, concurrent=False)
         batched = await _timed(backend, reqs, concurrent=True)
-        print(  # noqa: T201 - a benchmark's output is its result
+        print(
             f"{name:14s} n={n}: one-by-one {one:6.2f}s  batched {batched:6.2f}s  "
             f"speed-up x{one / batched:.2f}"
         )
