@@ -5,20 +5,51 @@ the model. The vllm and openai backends therefore build prompts with the same re
 :mod:`oversight.backends.transformers_backend`: the tokenizer's chat template with the
 generation prompt, then the request's ``assistant_prefix``, tokenized without adding special
 tokens (the template already writes them), and answer labels mapped to token ids by
-:func:`~oversight.backends.transformers_backend.label_token_ids`.
+:func:`label_token_ids`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oversight.backends.base import BackendError, Message, ScoreRequest
-from oversight.backends.transformers_backend import label_token_ids
 from oversight.models import resolve_model
 
-__all__ = ["ChatPrompter", "ScorePrompt"]
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+__all__ = ["ChatPrompter", "ScorePrompt", "label_token_ids"]
+
+
+def label_token_ids(
+    tokenizer: PreTrainedTokenizerBase, labels: list[str], prompt_text: str
+) -> list[int]:
+    """The token id that stands for each label right after ``prompt_text``.
+
+    BPE tokenizers spell "A" differently at the start of a word (" A" / "ĠA") than glued to
+    what precedes it ("A"). After a prompt that ends in whitespace (``"Answer: "`` or the
+    generation prompt's newline) the bare label comes first, otherwise the label with a
+    leading space; the other spelling is the fallback, and the first spelling that is a
+    single token wins. A label that is several tokens in both spellings is read at its first
+    token. Labels that share a token could not be told apart and are rejected.
+    """
+    after_space = not prompt_text or prompt_text[-1].isspace()
+    ids: list[int] = []
+    for label in labels:
+        if not label:
+            raise BackendError("empty answer label")
+        spellings = [label, " " + label] if after_space else [" " + label, label]
+        encoded = [tokenizer.encode(s, add_special_tokens=False) for s in spellings]
+        single = [e for e in encoded if len(e) == 1]
+        chosen = single[0] if single else next(e for e in encoded if e)
+        ids.append(int(chosen[0]))
+    if len(set(ids)) != len(ids):
+        raise BackendError(
+            f"answer labels {labels!r} share a first token ({ids}); use distinct labels"
+        )
+    return ids
 
 
 @dataclass(frozen=True)

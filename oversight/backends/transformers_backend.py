@@ -14,7 +14,7 @@ import inspect
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,16 +23,15 @@ from oversight.backends.base import (
     ChoiceScores,
     Completion,
     GenerateRequest,
-    Message,
     ScoreRequest,
 )
+from oversight.backends.chat_prompts import ChatPrompter
 from oversight.models import resolve_model
 
 if TYPE_CHECKING:
     import torch
-    from transformers import PreTrainedTokenizerBase
 
-__all__ = ["BackendStats", "TransformersBackend", "label_token_ids"]
+__all__ = ["BackendStats", "TransformersBackend"]
 
 
 @dataclass
@@ -66,35 +65,6 @@ class _Job:
             p = self.request.params
             return ("generate", p.max_new_tokens, p.temperature, p.top_p)
         return ("score",)
-
-
-def label_token_ids(
-    tokenizer: PreTrainedTokenizerBase, labels: list[str], prompt_text: str
-) -> list[int]:
-    """The token id that stands for each label right after ``prompt_text``.
-
-    BPE tokenizers spell "A" differently at the start of a word (" A" / "ĠA") than glued to
-    what precedes it ("A"). After a prompt that ends in whitespace (``"Answer: "`` or the
-    generation prompt's newline) the bare label comes first, otherwise the label with a
-    leading space; the other spelling is the fallback, and the first spelling that is a
-    single token wins. A label that is several tokens in both spellings is read at its first
-    token. Labels that share a token could not be told apart and are rejected.
-    """
-    after_space = not prompt_text or prompt_text[-1].isspace()
-    ids: list[int] = []
-    for label in labels:
-        if not label:
-            raise BackendError("empty answer label")
-        spellings = [label, " " + label] if after_space else [" " + label, label]
-        encoded = [tokenizer.encode(s, add_special_tokens=False) for s in spellings]
-        single = [e for e in encoded if len(e) == 1]
-        chosen = single[0] if single else next(e for e in encoded if e)
-        ids.append(int(chosen[0]))
-    if len(set(ids)) != len(ids):
-        raise BackendError(
-            f"answer labels {labels!r} share a first token ({ids}); use distinct labels"
-        )
-    return ids
 
 
 class _RowSampler:
@@ -186,7 +156,8 @@ class TransformersBackend:
         return cast("list[Completion]", await self._submit(requests))
 
     async def score_choices(self, requests: list[ScoreRequest]) -> list[ChoiceScores]:
-        """Label probabilities from one prefill per request; see :func:`label_token_ids`."""
+        """Label probabilities from one prefill per request; see
+        :func:`oversight.backends.chat_prompts.label_token_ids`."""
         return cast("list[ChoiceScores]", await self._submit(requests))
 
     async def aclose(self) -> None:
@@ -368,36 +339,30 @@ class _LoadedModel:
     keeps_logits_arg: bool
     stats: BackendStats
     context_tokens: int | None = None
+    prompter: ChatPrompter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prompter = ChatPrompter(self.tokenizer, self.name)
 
     def prepare(self, request: GenerateRequest | ScoreRequest) -> tuple[str, list[int]]:
-        """The prompt text and, for scoring, the label token ids."""
-        text = self.chat_text(request.messages)
+        """The prompt text and, for scoring, the label token ids (the shared recipe of
+        :mod:`oversight.backends.chat_prompts`, so every backend sees the same prompt)."""
         if isinstance(request, GenerateRequest):
-            self.check_length(text, request.params.max_new_tokens)
+            text = self.prompter.chat_text(request.messages)
+            self.check_length(len(self.prompter.encode(text)), request.params.max_new_tokens)
             return text, []
-        text += request.assistant_prefix
-        self.check_length(text, 0)
-        return text, label_token_ids(self.tokenizer, request.labels, text)
+        prompt = self.prompter.score_prompt(request)
+        self.check_length(len(prompt.prompt_ids), 0)
+        return prompt.text, prompt.label_ids
 
-    def check_length(self, text: str, new_tokens: int) -> None:
+    def check_length(self, prompt_tokens: int, new_tokens: int) -> None:
         """Refuse a prompt the model cannot read whole: past its context it would not fail,
         it would silently produce text from positions it was never trained on."""
-        if self.context_tokens is None:
-            return
-        n = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        if n + new_tokens > self.context_tokens:
+        if self.context_tokens is not None and prompt_tokens + new_tokens > self.context_tokens:
             raise BackendError(
-                f"{self.name}: prompt of {n} tokens + max_new_tokens {new_tokens} exceeds the "
-                f"model's context of {self.context_tokens} tokens"
+                f"{self.name}: prompt of {prompt_tokens} tokens + max_new_tokens {new_tokens} "
+                f"exceeds the model's context of {self.context_tokens} tokens"
             )
-
-    def chat_text(self, messages: list[Message]) -> str:
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise BackendError(f"{self.name}: the tokenizer has no chat template")
-        text = self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=False
-        )
-        return str(text)
 
     def encode(self, texts: list[str]) -> Any:
         # The chat template already writes any BOS/special tokens as text.

@@ -15,7 +15,8 @@ from oversight.backends import (
     ScoreRequest,
     TransformersBackend,
 )
-from oversight.backends.transformers_backend import _LoadedModel, label_token_ids
+from oversight.backends.chat_prompts import label_token_ids
+from oversight.backends.transformers_backend import _LoadedModel
 
 GREEDY = SamplingParams(max_new_tokens=12)
 PROMPTS = [
