@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from langgraph.types import RetryPolicy
+from sqlalchemy.exc import OperationalError
 
 from agents.debater import Advocate
 from agents.judge import PromptedJudge
@@ -32,9 +33,14 @@ class GraphContext:
 
 
 def is_transient(err: Exception) -> bool:
-    """Retry only what may succeed on a second try (timeouts, overload, lost connections)."""
+    """What a node retries: a Store that is briefly locked by another process, or a dropped
+    database connection. A backend's errors are never retried here: each backend owns its
+    retries (the openai backend retries with backoff and replica failover), so one request
+    is tried at most ``max_retries + 1`` times, not that many times the graph's attempts."""
     if isinstance(err, BackendError):
-        return err.transient
+        return False
+    if isinstance(err, OperationalError):
+        return "locked" in str(err) or "could not connect" in str(err) or err.connection_invalidated
     return isinstance(err, TimeoutError | ConnectionError)
 
 

@@ -30,6 +30,15 @@ def debate_speakers() -> list[str]:
     return ["debater_1", "debater_2"]
 
 
+def recursion_limit(rounds: int, speakers: int, turns: str) -> int:
+    """LangGraph steps one debate takes, with room to spare, so that no number of rounds hits
+    LangGraph's default limit of 25 steps. A simultaneous round is three steps (fan-out, the
+    speakers in parallel, advance); a sequential round is one step per speaker plus advance;
+    judging and finishing are a few more."""
+    per_round = 3 if turns == "simultaneous" else speakers + 1
+    return rounds * per_round + 10
+
+
 def _speak_node(ctx: GraphContext, protocol: str, speaker: str, sees_same_round: bool) -> Any:
     """A node in which ``speaker`` gives its speech for the current round, once."""
     advocate, backend, model = ctx.advocates[protocol]
@@ -99,7 +108,7 @@ def build_protocol_graph(
     builder.add_edge("finish", END)
     if not speakers:
         builder.add_edge(START, "judges")
-        return builder.compile()
+        return builder.compile().with_config(recursion_limit=recursion_limit(0, 0, turns))
 
     builder.add_node("advance", advance)
     names = [f"speak_{s}" for s in speakers]
@@ -123,4 +132,5 @@ def build_protocol_graph(
         builder.add_edge(names[-1], "advance")
         targets = {"speak": names[0], "judges": "judges"}
     builder.add_conditional_edges("advance", more_rounds, targets)
-    return builder.compile()
+    limit = recursion_limit(rounds, len(speakers), turns)
+    return builder.compile().with_config(recursion_limit=limit)

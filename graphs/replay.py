@@ -10,25 +10,20 @@ the experiment itself or in another replay) is reused, not asked again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.judge import PromptedJudge
+from agents.judge import PromptedJudge, build_judges, ensemble_members
 from graphs.context import GraphContext, JudgeBinding
 from graphs.judges import build_judge_ensemble
 from oversight.backends.base import Backend
-from oversight.backends.factory import make_backend
-from oversight.config import ModelConfig
+from oversight.executor import BackendFactory, Executor
 from oversight.replay import ReplayConfig, record_ensemble, replay_debates
 from oversight.store import Debate, Store
 
 log = logging.getLogger(__name__)
-
-BackendFactory = Callable[[str, ModelConfig], Backend]
 
 
 @dataclass
@@ -60,32 +55,19 @@ class Replayer:
     ) -> None:
         self.cfg = cfg
         self.store = store
-        self._factory = backend_factory or make_backend
-        self._backends: dict[str, Backend] = {}
+        self.executor = Executor(
+            cfg.models, concurrency=cfg.concurrency, backend_factory=backend_factory
+        )
 
     def backend(self, alias: str) -> Backend:
-        if alias not in self._backends:
-            self._backends[alias] = self._factory(alias, self.cfg.models[alias])
-        return self._backends[alias]
+        return self.executor.backend(alias)
 
     def judges(self) -> list[PromptedJudge]:
-        return [
-            PromptedJudge.from_template_name(
-                j.name, self.cfg.models[j.model].model, j.prompt, j.sees_context
-            )
-            for j in self.cfg.judges
-        ]
+        return build_judges(self.cfg.judges, self.cfg.models)
 
     def members(self) -> list[dict[str, Any]]:
         """The ensemble as recorded: each judge as configured, with its id."""
-        return [
-            {
-                **j.model_dump(mode="json"),
-                "model_ref": self.cfg.models[j.model].model,
-                "judge_id": judge.judge_id,
-            }
-            for j, judge in zip(self.cfg.judges, self.judges(), strict=True)
-        ]
+        return ensemble_members(self.cfg.judges, self.cfg.models, self.judges())
 
     def context(self) -> GraphContext:
         """Judges bound to their backends, and no advocate: nothing here can give a speech."""
@@ -107,10 +89,13 @@ class Replayer:
         experiment: str,
         name: str,
         *,
-        concurrency: int | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> ReplaySummary:
-        """Judge every complete debate of ``experiment``; record the ensemble as ``name``."""
+        """Judge every complete debate of ``experiment``; record the ensemble as ``name``.
+
+        A debate whose judging fails is reported in the summary and stays as it was (complete,
+        with the judgments it had): its transcript is not at fault.
+        """
         debates = replay_debates(self.store, experiment)
         members = self.members()
         record_ensemble(self.store, experiment, name, members)
@@ -118,36 +103,29 @@ class Replayer:
         have = self._final_judgments(debates, set(judge_ids))
         todo = [d for d in debates if any((d.id, jid) not in have for jid in judge_ids)]
         summary = ReplaySummary(experiment, name, judge_ids, len(debates), len(todo), 0)
-        done = len(debates) - len(todo)
         if progress:
-            progress(done, len(debates))
+            progress(len(debates) - len(todo), len(debates))
         if not todo:
             return summary
-        graph = build_judge_ensemble(self.context())
-        limit = asyncio.Semaphore(concurrency or self.cfg.concurrency)
-
-        async def one(debate: Debate) -> None:
-            nonlocal done
-            async with limit:
-                try:
-                    await graph.ainvoke({"debate_id": debate.id, "judgment_ids": []})
-                except Exception as err:  # one debate's failure must not stop the others
-                    msg = f"{type(err).__name__}: {err}"
-                    log.debug("replay of %s failed:\n%s", debate.id, traceback.format_exc())
-                    summary.failed += 1
-                    summary.errors[debate.id] = msg
-                done += 1
-                if progress:
-                    progress(done, len(debates))
-
         try:
-            await asyncio.gather(*(one(d) for d in todo))
+            await self.executor.start(j.model for j in self.cfg.judges)
+            graph = build_judge_ensemble(self.context())
+
+            async def work(debate: Debate) -> None:
+                await graph.ainvoke({"debate_id": debate.id, "judgment_ids": []})
+
+            outcome = await self.executor.run(
+                todo,
+                work,
+                progress=progress,
+                done=len(debates) - len(todo),
+                total=len(debates),
+            )
         finally:
             await self.aclose()
+        summary.failed, summary.errors = outcome.failed, outcome.errors
         summary.added = len(self._final_judgments(debates, set(judge_ids))) - len(have)
         return summary
 
     async def aclose(self) -> None:
-        for b in self._backends.values():
-            await b.aclose()
-        self._backends.clear()
+        await self.executor.aclose()

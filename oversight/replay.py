@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from oversight.config import JudgeConfig, ModelConfig, read_toml, validate_as
-from oversight.store import Debate, JudgeEnsemble, Store, StoreError
+from oversight.store import Debate, JudgeEnsemble, JudgeKind, Store, StoreError
 
 
 class ReplayConfig(BaseModel):
@@ -62,7 +62,11 @@ def replay_debates(store: Store, experiment: str) -> list[Debate]:
 
 
 def record_ensemble(
-    store: Store, experiment: str, name: str, members: list[dict[str, Any]]
+    store: Store,
+    experiment: str,
+    name: str,
+    members: list[dict[str, Any]],
+    kind: JudgeKind = JudgeKind.PROMPTED,
 ) -> JudgeEnsemble:
     """Record (once) that the judges ``members`` were replayed together as ``name``.
 
@@ -73,7 +77,11 @@ def record_ensemble(
     assert exp.id is not None
     ids = [m["judge_id"] for m in members]
     store.insert_ignore(
-        [JudgeEnsemble(experiment_id=exp.id, name=name, judge_ids=ids, judges=members)]
+        [
+            JudgeEnsemble(
+                experiment_id=exp.id, name=name, judge_ids=ids, judges=members, kind=kind.value
+            )
+        ]
     )
     stored = store.first(
         JudgeEnsemble, JudgeEnsemble.experiment_id == exp.id, JudgeEnsemble.name == name

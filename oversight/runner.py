@@ -11,17 +11,15 @@ import asyncio
 import hashlib
 import logging
 import subprocess
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agents.debater import Advocate
-from agents.judge import PromptedJudge
+from agents.judge import build_judges, ensemble_members
 from graphs import GraphContext, JudgeBinding, build_protocol_graph, debate_speakers
 from oversight.backends.base import Backend, SamplingParams
-from oversight.backends.factory import make_backend
 from oversight.config import (
     ConsultancyProtocol,
     DebateProtocol,
@@ -29,11 +27,13 @@ from oversight.config import (
     ExperimentConfig,
 )
 from oversight.data import load_questions
+from oversight.executor import BackendFactory, Executor
+from oversight.replay import record_ensemble
 from oversight.store import Debate, Experiment, Question, Store
+from oversight.store.judges import EXPERIMENT_ENSEMBLE_NAME
+from oversight.store.store import CLAIM_LEASE_S, claim_owner
 
 log = logging.getLogger(__name__)
-
-BackendFactory = Callable[[str, Any], Backend]
 
 
 def code_version() -> str:
@@ -105,6 +105,10 @@ class RunSummary:
     completed: int
     failed: int
     errors: dict[str, str] = field(default_factory=dict)
+    kept_failed: int = 0
+    """Debates that failed before and were left alone (rerun with ``retry_failed``)."""
+    elsewhere: int = 0
+    """Debates another process sharing the Store was running, left to it."""
 
 
 class Runner:
@@ -115,27 +119,29 @@ class Runner:
         cfg: ExperimentConfig,
         store: Store,
         *,
-        backend_factory: BackendFactory = make_backend,
+        backend_factory: BackendFactory | None = None,
     ) -> None:
         self.cfg = cfg
         self.store = store
-        self._factory = backend_factory
-        self._backends: dict[str, Backend] = {}
+        self.executor = Executor(
+            cfg.models, concurrency=cfg.concurrency, backend_factory=backend_factory
+        )
 
     def backend(self, alias: str) -> Backend:
-        if alias not in self._backends:
-            self._backends[alias] = self._factory(alias, self.cfg.models[alias])
-        return self._backends[alias]
+        return self.executor.backend(alias)
+
+    def aliases(self) -> list[str]:
+        """Every model alias the experiment's graphs call."""
+        used = [j.model for j in self.cfg.judges]
+        used += [p.model for p in self.cfg.protocols.values() if hasattr(p, "model")]
+        return list(dict.fromkeys(used))
 
     def context(self) -> GraphContext:
         judges = [
-            JudgeBinding(
-                PromptedJudge.from_template_name(
-                    j.name, self.cfg.models[j.model].model, j.prompt, j.sees_context
-                ),
-                self.backend(j.model),
+            JudgeBinding(judge, self.backend(j.model))
+            for j, judge in zip(
+                self.cfg.judges, build_judges(self.cfg.judges, self.cfg.models), strict=True
             )
-            for j in self.cfg.judges
         ]
         ctx = GraphContext(store=self.store, judges=judges)
         for pname, proto in self.cfg.protocols.items():
@@ -171,11 +177,13 @@ class Runner:
         return out
 
     def prepare(self) -> tuple[Experiment, list[Question], list[Debate]]:
-        """Open the experiment, store its questions and plan its debates (idempotent)."""
+        """Open the experiment, store its questions and plan its debates (idempotent).
+
+        Judges and questions are checked before anything is written: a config that fails on
+        its data or templates leaves no Experiment row to block the corrected config.
+        """
         cfg = self.cfg
-        exp = self.store.open_experiment(
-            cfg.name, cfg.model_dump(mode="json"), cfg.config_hash(), code_version()
-        )
+        judges = build_judges(cfg.judges, cfg.models)
         questions = load_questions(
             cfg.data.source,
             path=cfg.data.path,
@@ -183,51 +191,91 @@ class Runner:
             limit=cfg.data.limit,
             seed=cfg.seed,
             binarize=cfg.data.binarize,
+            strict=cfg.data.strict,
+        )
+        exp = self.store.open_experiment(
+            cfg.name, cfg.stored_config(), cfg.config_hash(), code_version()
+        )
+        record_ensemble(
+            self.store,
+            cfg.name,
+            EXPERIMENT_ENSEMBLE_NAME,
+            ensemble_members(cfg.judges, cfg.models, judges),
         )
         self.store.add_questions(questions)
         planned = plan_debates(cfg, exp, questions)
         self.store.insert_ignore(planned)
         return exp, questions, planned
 
-    async def run(self, progress: Callable[[int, int], None] | None = None) -> RunSummary:
+    async def run(
+        self, progress: Callable[[int, int], None] | None = None, *, retry_failed: bool = False
+    ) -> RunSummary:
+        """Run every pending debate (and, with ``retry_failed``, every failed one).
+
+        Raises:
+            BackendStartError: a model could not start; no debate was run or marked failed.
+        """
         exp, questions, planned = self.prepare()
-        done = {d.id for d in self.store.debates(exp.id or 0, status="complete")}
-        todo = [d for d in planned if d.id not in done]
+        stored = {d.id: d.status for d in self.store.debates(exp.id or 0)}
+        wanted = {"pending", "failed"} if retry_failed else {"pending"}
+        todo = [d for d in planned if stored.get(d.id, "pending") in wanted]
+        kept = sum(1 for d in planned if stored.get(d.id) == "failed") if not retry_failed else 0
         summary = RunSummary(self.cfg.name, len(questions), len(planned), len(todo), 0, 0)
+        summary.kept_failed = kept
         if progress:
             progress(len(planned) - len(todo), len(planned))
         if not todo:
             return summary
-        ctx = self.context()
-        graphs = self.graphs(ctx)
-        limit = asyncio.Semaphore(self.cfg.concurrency)
-        finished = len(planned) - len(todo)
+        owner = claim_owner()
+        in_flight: set[str] = set()
+        renewing = asyncio.create_task(self._renew(owner, in_flight))
+        try:
+            await self.executor.start(self.aliases())
+            graphs = self.graphs(self.context())
 
-        async def one(d: Debate) -> None:
-            nonlocal finished
-            async with limit:
+            async def work(d: Debate) -> bool:
+                # Several processes may share this Store: each debate is run by one of them.
+                if not self.store.claim(d.id, owner, sorted(wanted)):
+                    return False
+                in_flight.add(d.id)
                 try:
                     await graphs[d.protocol].ainvoke(
                         {"debate_id": d.id, "round": 0, "judgment_ids": []}
                     )
-                    summary.completed += 1
-                except Exception as err:  # one debate's failure must not stop the others
-                    msg = f"{type(err).__name__}: {err}"
-                    log.debug("debate %s failed:\n%s", d.id, traceback.format_exc())
-                    self.store.set_status(d.id, "failed", msg)
-                    summary.failed += 1
-                    summary.errors[d.id] = msg
-                finished += 1
-                if progress:
-                    progress(finished, len(planned))
+                finally:
+                    in_flight.discard(d.id)
+                    self.store.release_claim(d.id, owner)
+                return True
 
-        try:
-            await asyncio.gather(*(one(d) for d in todo))
+            def failed(d: Debate, reason: str, trace: str) -> None:
+                self.store.set_status(d.id, "failed", reason, trace)
+
+            outcome = await self.executor.run(
+                todo,
+                work,
+                on_failure=failed,
+                progress=progress,
+                done=len(planned) - len(todo),
+                total=len(planned),
+            )
         finally:
+            renewing.cancel()
             await self.aclose()
+        summary.completed, summary.failed, summary.errors = (
+            outcome.completed,
+            outcome.failed,
+            outcome.errors,
+        )
+        summary.elsewhere = outcome.skipped
+        summary.ran -= outcome.skipped
         return summary
 
+    async def _renew(self, owner: str, in_flight: set[str]) -> None:
+        """Keep this process's claims alive while it works (a long debate outlives a lease)."""
+        while True:
+            await asyncio.sleep(CLAIM_LEASE_S / 4)
+            if in_flight:
+                await asyncio.to_thread(self.store.renew_claims, list(in_flight), owner)
+
     async def aclose(self) -> None:
-        for b in self._backends.values():
-            await b.aclose()
-        self._backends.clear()
+        await self.executor.aclose()

@@ -94,6 +94,24 @@ def tiny_chat_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_chat_model(tmp_path_factory.mktemp("tiny-chat-model"))
 
 
+@pytest.fixture(scope="session")
+def long_context_model(tiny_chat_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny chat model, allowed the positions a long transcript needs.
+
+    Llama's rotary embeddings have no learned positions, so raising the limit changes no
+    weight; it only keeps the model from being run past its declared context.
+    """
+    import json
+    import shutil
+
+    folder = tmp_path_factory.mktemp("tiny-long") / "model"
+    shutil.copytree(tiny_chat_model, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["max_position_embeddings"] = 8192
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
 @pytest.fixture(scope="session", autouse=True)
 def oversight_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Session cache for converted models: the SmolLM2 GGUF is converted once per session.
@@ -128,21 +146,33 @@ def build_tiny_bert(path: Path, *, seed: int = 0) -> Path:
     raw.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     raw.train_from_iterator(
         _CORPUS * 4,
-        trainer=trainers.WordPieceTrainer(vocab_size=400, special_tokens=special,
-                                          show_progress=False),
+        trainer=trainers.WordPieceTrainer(
+            vocab_size=400, special_tokens=special, show_progress=False
+        ),
     )
     cls_id, sep_id = raw.token_to_id("[CLS]"), raw.token_to_id("[SEP]")
     raw.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-        sep_token="[SEP]", mask_token="[MASK]", model_max_length=512,
+        tokenizer_object=raw,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=512,
     )
     config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)
     BertModel(config).save_pretrained(path)

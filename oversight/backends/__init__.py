@@ -3,6 +3,7 @@
 from oversight.backends.base import (
     Backend,
     BackendError,
+    BackendStartError,
     ChoiceScores,
     Completion,
     GenerateRequest,
@@ -17,6 +18,7 @@ from oversight.backends.vllm_backend import VLLMBackend
 __all__ = [
     "Backend",
     "BackendError",
+    "BackendStartError",
     "BackendStats",
     "ChoiceScores",
     "Completion",

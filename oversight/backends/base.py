@@ -77,6 +77,11 @@ class BackendError(RuntimeError):
         self.transient = transient
 
 
+class BackendStartError(BackendError):
+    """A backend that cannot start at all (a model that does not load, an engine that fails
+    to initialise): every debate would fail the same way, so the run stops at once."""
+
+
 @runtime_checkable
 class Backend(Protocol):
     """What every backend implements. Calls are async and safe to issue concurrently."""

@@ -16,10 +16,17 @@ up by text among the top 20; a label outside them is recorded as missing, never 
 
 Failures: 429, 5xx, timeouts and lost connections are transient; they are retried here with
 exponential backoff and jitter (honouring ``Retry-After``), each retry on the least-loaded
-replica other than the one that failed, and when retries run out the BackendError is still
-marked transient so the graph's retry policy may try again later. Any other 4xx is a
+replica other than the one that failed. Retries have this one owner: when they run out the
+BackendError is final (not transient), so nothing above retries the request again (the
+graphs' retry policy never retries a backend's error). Any other 4xx is a
 property of the request (too long, unknown model, bad key): it fails at once,
 non-transient, and the runner records it as that debate's failure.
+
+Message contents are untrusted: the server templates and tokenizes them itself, with special
+tokens on, so they are sent through
+:func:`~oversight.backends.chat_prompts.neutralize_control_tokens` (the local tokenizer's exact
+control tokens when it loads, the common chat formats' always): a speech that writes
+``<|im_end|>`` reaches the model as text, never as the end of its turn.
 
 The API key is read from the environment variable named in the config, when the client is
 made; it is never stored on this object's public attributes, in the Store or in a log.
@@ -46,7 +53,7 @@ from oversight.backends.base import (
     Message,
     ScoreRequest,
 )
-from oversight.backends.chat_prompts import ChatPrompter
+from oversight.backends.chat_prompts import ChatPrompter, neutralize_messages
 from oversight.backends.label_scores import choice_scores, scores_from_token_logprobs
 
 __all__ = ["OpenAIBackend", "ReplicaStats", "classify_error"]
@@ -109,6 +116,11 @@ def _retry_after(value: str | None) -> float | None:
     return None if seconds is None or seconds < 0 else min(seconds, MAX_RETRY_AFTER_S)
 
 
+def _safe_messages(messages: list[Message], prompter: ChatPrompter | None) -> list[Message]:
+    """The messages as sent: control tokens neutralised, exactly as the local backends do."""
+    return prompter.safe_messages(messages) if prompter else neutralize_messages(messages)
+
+
 def _short(text: str, limit: int = 500) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -164,7 +176,8 @@ class OpenAIBackend:
 
     async def generate(self, requests: list[GenerateRequest]) -> list[Completion]:
         """Chat completions, each request sent on its own (the server batches them)."""
-        return list(await asyncio.gather(*(self._generate_one(r) for r in requests)))
+        prompter = await self._load_prompter()
+        return list(await asyncio.gather(*(self._generate_one(r, prompter) for r in requests)))
 
     async def score_choices(self, requests: list[ScoreRequest]) -> list[ChoiceScores]:
         """Label probabilities from the server's log-probs of the first answer token."""
@@ -181,12 +194,14 @@ class OpenAIBackend:
 
     # -- requests -----------------------------------------------------------------------
 
-    async def _generate_one(self, request: GenerateRequest) -> Completion:
+    async def _generate_one(
+        self, request: GenerateRequest, prompter: ChatPrompter | None
+    ) -> Completion:
         p = request.params
         started = time.perf_counter()
         kwargs: dict[str, Any] = {
             "model": self.served_model,
-            "messages": list(request.messages),
+            "messages": _safe_messages(request.messages, prompter),
             "max_tokens": p.max_new_tokens,
             "temperature": p.temperature,
             "top_p": p.top_p,
@@ -207,7 +222,7 @@ class OpenAIBackend:
     async def _score_one(
         self, request: ScoreRequest, prompter: ChatPrompter | None
     ) -> ChoiceScores:
-        messages: list[Message] = list(request.messages)
+        messages = _safe_messages(request.messages, prompter)
         extra: dict[str, Any] = {}
         if request.assistant_prefix:
             messages.append({"role": "assistant", "content": request.assistant_prefix})
@@ -276,7 +291,7 @@ class OpenAIBackend:
                 replica.stats.failures += 1
                 if not err.transient or attempt >= self.max_retries:
                     if err.transient:
-                        err = BackendError(f"{err} (after {attempt + 1} attempts)", transient=True)
+                        err = BackendError(f"{err} (gave up after {attempt + 1} attempts)")
                     raise err from exc
             finally:
                 replica.stats.in_flight -= 1
@@ -356,7 +371,8 @@ class OpenAIBackend:
             except Exception as exc:
                 log.warning(
                     "%s: no local tokenizer for %r (%s); judges will look answer labels up "
-                    "by text among the top %d log-probs",
+                    "by text among the top %d log-probs, and only the common chat formats' "
+                    "control tokens are neutralised in messages",
                     self.name,
                     self.tokenizer_name,
                     exc,

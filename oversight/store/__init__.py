@@ -1,6 +1,7 @@
 """SQLModel tables and the Store API."""
 
 from oversight.store.judges import JudgeEnsemble
+from oversight.store.kinds import JudgeKind
 from oversight.store.store import Store, StoreError, make_engine
 from oversight.store.tables import (
     Debate,
@@ -17,6 +18,7 @@ __all__ = [
     "Debate",
     "Experiment",
     "JudgeEnsemble",
+    "JudgeKind",
     "Judgment",
     "Label",
     "LabelSet",

@@ -1,9 +1,10 @@
-"""Who judged: named judge ensembles, the human judge id convention, the ``after_round`` codes.
+"""Who judged: judge kinds, named judge ensembles, human judge ids, the ``after_round`` codes.
 
-A replay stores its judgments under each judge's own id (model plus prompt hash), so the same
-judge in two replays shares its judgments. Which judges were replayed together, under which
-name, is therefore recorded separately, in a :class:`JudgeEnsemble` row; reports use it to put
-ensembles side by side. Human judges of imported transcripts are recognised by their id.
+A replay stores its judgments under each judge's own id (a digest of everything that changes
+its output), so the same judge in two replays shares its judgments. Which judges were judged
+together, under which name, is recorded separately, in a :class:`JudgeEnsemble` row; reports
+use it to put ensembles side by side. What kind of judge gave a verdict is data on every
+:class:`~oversight.store.tables.Judgment` (:class:`JudgeKind`), never read from its id.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from oversight.store.kinds import HUMAN_PREFIX, OFFLINE_HUMAN_PREFIX, JudgeKind
 from oversight.store.tables import utcnow
 
 FINAL_VERDICT = -1
@@ -21,22 +23,12 @@ FINAL_VERDICT = -1
 BEFORE_FIRST_ROUND = -2
 """``Judgment.after_round`` of a belief reported before any speech (human judges' priors)."""
 
-HUMAN_PREFIX = "human:"
-"""Judge ids of live human judges: ``human:<name>``."""
-OFFLINE_HUMAN_PREFIX = "human-offline:"
-"""Judge ids of human judges who read a finished transcript afterwards."""
+EXPERIMENT_ENSEMBLE_NAME = "experiment"
+"""JudgeEnsemble name under which a run records the experiment's own judges."""
 
 
 def human_judge_id(name: str, *, offline: bool = False) -> str:
     return f"{OFFLINE_HUMAN_PREFIX if offline else HUMAN_PREFIX}{name}"
-
-
-def is_live_human(judge_id: str) -> bool:
-    return judge_id.startswith(HUMAN_PREFIX)
-
-
-def is_offline_human(judge_id: str) -> bool:
-    return judge_id.startswith(OFFLINE_HUMAN_PREFIX)
 
 
 class JudgeEnsemble(SQLModel, table=True):
@@ -53,6 +45,8 @@ class JudgeEnsemble(SQLModel, table=True):
     """The name given with ``oversight replay --as``."""
     judge_ids: list[str] = Field(sa_column=Column(JSON))
     """Ids of the member judges, in config order."""
+    kind: str = JudgeKind.PROMPTED.value
+    """The :class:`JudgeKind` of the members (an ensemble holds judges of one kind)."""
     judges: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     """The members as configured (name, model, prompt, sees_context) with their ids."""
     created: datetime = Field(default_factory=utcnow)

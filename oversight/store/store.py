@@ -7,15 +7,30 @@ copies so callers can keep them after the session closes.
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+import time
+import uuid
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event, func
+from sqlalchemy import Engine, event, func, inspect, make_url, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from oversight.store.tables import Debate, Experiment, Judgment, Question, Turn
+from oversight.store.kinds import legacy_kind
+from oversight.store.tables import Debate, Experiment, Judgment, Question, Turn, utcnow
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -26,8 +41,8 @@ class StoreError(RuntimeError):
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -42,13 +57,175 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-class Store:
-    """Typed access to the tables; creates them on first use."""
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages, logs and stored records."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: show it, it holds no parseable credentials
+        return url
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine = make_engine(url)
-        SQLModel.metadata.create_all(self.engine)
+
+_URL_PASSWORD = re.compile(r"([a-zA-Z][\w+.-]*://[^\s:/@]*:)[^\s@/]+@")
+
+
+def mask_secrets(text: str) -> str:
+    """``scheme://user:***@host``: every password written in a URL inside ``text``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _prepare_schema(engine: Engine) -> None:
+    """Create missing tables and columns. Several processes opening a new store at the same
+    moment race for it: the loser sees "already exists" (the winner made the table) or, on
+    SQLite, "database is locked" while the winner switches the file to WAL; both are retried
+    for up to about 30 s, the busy timeout every other write gets."""
+    delay = 0.05
+    for attempt in range(40):
+        try:
+            SQLModel.metadata.create_all(engine)
+            _add_missing_columns(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as err:
+            text_ = str(err).lower()
+            racing = "already exists" in text_ or "duplicate" in text_ or "locked" in text_
+            if not racing or attempt == 39:
+                raise
+            engine.dispose()
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Stores written by earlier versions get the columns added since, so they keep working.
+
+    New columns are nullable or have a default. Judgment.kind, which earlier versions encoded
+    in the judge id's prefix, is backfilled from there once
+    (:func:`~oversight.store.kinds.legacy_kind`), so nothing reads ids for kinds later.
+    """
+    insp = inspect(engine)
+    added: list[str] = []
+    for table in SQLModel.metadata.sorted_tables:
+        have = {c["name"] for c in insp.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            default = (
+                " DEFAULT 'prompted'"
+                if (table.name, column.name) == ("judgeensemble", "kind")
+                else ""
+            )
+            with engine.begin() as conn:
+                conn.execute(
+                    text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}')
+                )
+            added.append(f"{table.name}.{column.name}")
+    if "judgment.kind" in added:
+        with engine.begin() as conn:
+            ids = [r[0] for r in conn.execute(text("SELECT DISTINCT judge_id FROM judgment"))]
+            for judge_id in ids:
+                conn.execute(
+                    text("UPDATE judgment SET kind = :kind WHERE judge_id = :jid"),
+                    {"kind": legacy_kind(judge_id).value, "jid": judge_id},
+                )
+
+
+CLAIM_LEASE_S = 120.0
+"""Seconds after which a claim that was not renewed is free for another process."""
+
+
+def claim_owner() -> str:
+    """This process as a claim holder: ``host:pid:token`` (the token tells apart two
+    processes that reuse a pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _claim_is_stale(holder: str, at: datetime | None, lease_s: float) -> bool:
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        return True
+    if at is None:
+        return True
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return (utcnow() - at).total_seconds() > lease_s
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+NUL_REPLACEMENT = "\ufffd"
+"""What a NUL character in model text is stored as. PostgreSQL text cannot hold NUL at all
+(the insert fails), and a model may emit one; every store keeps the same replacement, so a
+SQLite and a PostgreSQL store of one run hold the same text."""
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_REPLACEMENT) if "\x00" in value else value
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
+def transcript_order(turn: Turn) -> tuple[int, str, int]:
+    """The order of a transcript: by round, then speaker name, then insertion. Simultaneous
+    speakers finish in a race, so insertion order alone would make transcripts (and what
+    later speakers, judges and exports read) depend on it."""
+    return (turn.round, turn.speaker, turn.id or 0)
+
+
+class Store:
+    """Typed access to the tables; creates them on first use.
+
+    ``create=False`` is for read-only commands: a SQLite file that does not exist is an error
+    naming it, instead of a new empty store that would report nothing.
+    """
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = safe_url(url)
+        try:
+            path = sqlite_path(url)
+        except ArgumentError:
+            raise StoreError(
+                f"store URL {self.url!r} is not a database URL "
+                "(e.g. sqlite:///oversight.db or postgresql+psycopg://host/db)"
+            ) from None
+        if path is not None:
+            if not path.parent.is_dir():
+                raise StoreError(f"store {self.url}: folder {path.parent} does not exist")
+            if not create and not path.is_file():
+                raise StoreError(f"no store at {path} ({self.url}): nothing has been written there")
+        try:
+            self.engine = make_engine(url)
+            _prepare_schema(self.engine)
+        except NoSuchModuleError as err:
+            raise StoreError(f"store {self.url}: unknown database scheme ({err})") from None
+        except ModuleNotFoundError as err:
+            hint = " (pip install 'oversight[postgres]')" if url.startswith("postgres") else ""
+            raise StoreError(
+                f"store {self.url}: its database driver {err.name!r} is not installed{hint}"
+            ) from None
+        except DatabaseError as err:
+            raise StoreError(
+                f"store {self.url}: cannot open it as a database ({err.orig})"
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -65,18 +242,24 @@ class Store:
         table = type(rows[0]).__table__  # type: ignore[attr-defined]
         values = []
         for row in rows:
-            data = row.model_dump()
+            data = {k: _without_nul(v) for k, v in row.model_dump().items()}
             if data.get("id") is None and "id" in data and table.c.id.autoincrement is not False:
                 data.pop("id")
             values.append(data)
         dialect = self.engine.dialect.name
-        with self.engine.begin() as conn:
-            if dialect == "sqlite":
-                stmt: Any = sqlite.insert(table).values(values).on_conflict_do_nothing()
-                return int(conn.execute(stmt).rowcount or 0)
-            if dialect == "postgresql":
-                stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
-                return int(conn.execute(stmt).rowcount or 0)
+        if dialect in ("sqlite", "postgresql"):
+            # A multi-row VALUES needs one column set: rows with and without an explicit id go
+            # in separate statements, all in one transaction.
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for data in values:
+                groups.setdefault(tuple(data), []).append(data)
+            insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+            with self.engine.begin() as conn:
+                results = [
+                    conn.execute(insert(table).values(g).on_conflict_do_nothing())
+                    for g in groups.values()
+                ]
+                return sum(int(r.rowcount or 0) for r in results)
         inserted = 0
         for data in values:  # other dialects: one row at a time, tolerate duplicates
             try:
@@ -162,14 +345,85 @@ class Store:
             conds.append(Debate.status == status)
         return self.all(Debate, *conds, order_by=Debate.created)
 
-    def set_status(self, debate_id: str, status: str, error: str | None = None) -> None:
+    def set_status(
+        self,
+        debate_id: str,
+        status: str,
+        error: str | None = None,
+        trace: str | None = None,
+    ) -> None:
+        """Record a debate's progress; a failure keeps its reason and traceback, with any
+        password in a URL masked (errors quote the URLs they failed on)."""
         with self.session() as s:
             d = s.get(Debate, debate_id)
             if d is None:
                 raise StoreError(f"debate {debate_id} not in store")
-            d.status, d.error = status, error
+            d.status = status
+            d.error = mask_secrets(error) if error is not None else None
+            d.traceback = mask_secrets(trace) if trace is not None else None
             s.add(d)
             s.commit()
+
+    def claim(
+        self,
+        debate_id: str,
+        owner: str,
+        statuses: Sequence[str],
+        *,
+        lease_s: float = CLAIM_LEASE_S,
+    ) -> bool:
+        """Take a debate to work on; False when another live process has it.
+
+        A claim is free when nobody holds it, when its holder has not renewed it for
+        ``lease_s`` seconds (see :meth:`renew_claims`), or when its holder was a process of
+        this machine that no longer exists (a runner killed mid-debate: its rerun resumes at
+        once). The update is a compare-and-swap on the previous holder, so of two processes
+        racing for one debate exactly one wins.
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(Debate.status, Debate.claimed_by, Debate.claimed_at).where(  # type: ignore[call-overload]
+                    Debate.id == debate_id
+                )
+            ).first()
+            if row is None or row.status not in statuses:
+                return False
+            holder, at = row.claimed_by, row.claimed_at
+            if holder not in (None, owner) and not _claim_is_stale(holder, at, lease_s):
+                return False
+            same_holder = (
+                Debate.claimed_by.is_(None) if holder is None else Debate.claimed_by == holder  # type: ignore[union-attr]
+            )
+            stmt = (
+                update(Debate)
+                .where(Debate.id == debate_id)  # type: ignore[arg-type]
+                .where(Debate.status.in_(list(statuses)))  # type: ignore[attr-defined]
+                .where(same_holder)
+                .values(claimed_by=owner, claimed_at=utcnow())
+            )
+            return conn.execute(stmt).rowcount == 1
+
+    def release_claim(self, debate_id: str, owner: str) -> None:
+        """Give a debate back (done, failed, or interrupted) so any process may take it."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(Debate)
+                .where(Debate.id == debate_id)  # type: ignore[arg-type]
+                .where(Debate.claimed_by == owner)  # type: ignore[arg-type]
+                .values(claimed_by=None, claimed_at=None)
+            )
+
+    def renew_claims(self, debate_ids: Iterable[str], owner: str) -> None:
+        """Say that ``owner`` is still working on these debates (keeps their leases)."""
+        ids = list(debate_ids)
+        for i in range(0, len(ids), 500):
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(Debate)
+                    .where(Debate.id.in_(ids[i : i + 500]))  # type: ignore[attr-defined]
+                    .where(Debate.claimed_by == owner)  # type: ignore[arg-type]
+                    .values(claimed_at=utcnow())
+                )
 
     # -- turns and judgments ---------------------------------------------------------------
 
@@ -180,8 +434,7 @@ class Store:
 
     def turns(self, debate_id: str) -> list[Turn]:
         with self.session() as s:
-            # Speaker name, not insert order, breaks ties within a round: simultaneous
-            # speakers finish in a race, and transcripts must not depend on it.
+            # The same order as transcript_order, in SQL.
             stmt = (
                 select(Turn)
                 .where(Turn.debate_id == debate_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -65,6 +65,14 @@ class Debate(SQLModel, table=True):
     status: str = Field(default="pending", index=True)
     """pending | complete | failed"""
     error: str | None = None
+    """Why the debate failed: one line."""
+    traceback: str | None = None
+    """Where it failed: the traceback, for ``oversight status --failures``."""
+    claimed_by: str | None = None
+    """The runner process working on it (``host:pid:token``), so that several processes
+    sharing one Store each take different debates; see :meth:`Store.claim`."""
+    claimed_at: datetime | None = None
+    """When that process last said it was still working on it."""
     created: datetime = Field(default_factory=utcnow)
 
 
@@ -101,6 +109,10 @@ class Judgment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     debate_id: str = Field(foreign_key="debate.id", index=True)
     judge_id: str = Field(index=True)
+    kind: str = Field(sa_column=Column(String, nullable=False, index=True))
+    """A :class:`~oversight.store.kinds.JudgeKind` value: prompted model, trained classifier,
+    live or offline human. No default: every writer says what kind of judge it stores, and
+    the database refuses a row without one."""
     model: str
     after_round: int = -1
     probs: list[float] = Field(sa_column=Column(JSON))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from oversight.backends.base import BackendError
@@ -40,9 +41,21 @@ def test_experiment_runs_all_protocols_and_resumes(tiny_chat_model, make_recordi
             assert abs(sum(probs) - 1) < 1e-6
         avg = [(a + b) / 2 for a, b in zip(*j.probs_by_order.values(), strict=True)]
         assert j.probs == avg
-    # Both orders really were presented: the judge saw answer texts swapped.
+    # Both orders really were presented: for every question, the judges saw its two answers
+    # as A/B exactly as often as B/A.
     scored = made[0].scored
     assert len(scored) == 2 * 2 * 10
+    shown: dict[str, list[tuple[str, str]]] = {}
+    for r in scored:
+        user = r.messages[-1]["content"]
+        question = user.split("Question: ", 1)[1].split("\n", 1)[0]
+        a, b = (re.search(rf"\n{x}[:)] (.*)\n", user).group(1) for x in "AB")  # type: ignore[union-attr]
+        shown.setdefault(question, []).append((a, b))
+    by_text = {q.text: q.choices for q in store.all(Question)}
+    assert set(shown) == set(by_text)
+    for text, pairs in shown.items():
+        c0, c1 = by_text[text]
+        assert sorted(pairs) == sorted([(c0, c1), (c1, c0)] * (len(pairs) // 2))
     # The rerun adds nothing, never loads the model and never calls a backend.
     factory2, made2 = make_recording()
     again = asyncio.run(Runner(cfg, store, backend_factory=factory2).run())
@@ -104,8 +117,13 @@ def test_failed_debate_is_recorded_and_rerun_completes_it(
     assert all("model refused" in (d.error or "") for d in failed)
     kept = store.count(Turn)  # the round-1 speeches of the failed runs were kept
     assert kept == 2 * 8 + 4 * 1
+    assert all("BackendError: model refused" in (d.traceback or "") for d in failed)
+    assert all("Traceback (most recent call last)" in (d.traceback or "") for d in failed)
+    # A plain rerun leaves failed debates alone; --retry-failed runs exactly those.
+    plain = asyncio.run(Runner(cfg, store, backend_factory=make_recording()[0]).run())
+    assert (plain.ran, plain.kept_failed) == (0, 4)
     factory2, made2 = make_recording()
-    again = asyncio.run(Runner(cfg, store, backend_factory=factory2).run())
+    again = asyncio.run(Runner(cfg, store, backend_factory=factory2).run(retry_failed=True))
     assert (again.ran, again.completed, again.failed) == (4, 4, 0)
     # Only the missing round-2 speeches were generated; nothing was duplicated.
     assert len(made2[0].generated) == 4
@@ -113,14 +131,20 @@ def test_failed_debate_is_recorded_and_rerun_completes_it(
     assert all(d.status == "complete" for d in store.all(Debate))
 
 
-def test_transient_error_is_retried(tiny_chat_model, make_recording, tmp_path):
-    store = _store(tmp_path)
-    cfg = tiny_config(
+def _direct_only(tiny_chat_model, store):
+    return tiny_config(
         tiny_chat_model,
         store.url,
         data={"source": "arc", "limit": 1},
         protocols={"direct": {"kind": "direct"}},
+        judges=[{"name": "plain", "model": "m", "prompt": "judge"}],
     )
+
+
+def test_backend_errors_are_not_retried_by_the_graph(tiny_chat_model, make_recording, tmp_path):
+    """Backends own their retries: the graph never asks again, so a request is tried at most
+    as often as its backend decides (the openai backend's max_retries + 1)."""
+    store = _store(tmp_path)
     calls = {"n": 0}
 
     def flaky(request):
@@ -128,6 +152,62 @@ def test_transient_error_is_retried(tiny_chat_model, make_recording, tmp_path):
         return BackendError("503 overloaded", transient=True) if calls["n"] == 1 else None
 
     factory, _ = make_recording(flaky)
-    summary = asyncio.run(Runner(cfg, store, backend_factory=factory).run())
+    summary = asyncio.run(
+        Runner(_direct_only(tiny_chat_model, store), store, backend_factory=factory).run()
+    )
+    assert (summary.completed, summary.failed) == (0, 1)
+    assert calls["n"] == 2  # the two presentation orders, each asked once
+
+
+def test_a_locked_store_is_retried(tiny_chat_model, make_recording, tmp_path):
+    from sqlalchemy.exc import OperationalError
+
+    store = _store(tmp_path)
+    calls = {"n": 0}
+
+    def locked_once(request):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return OperationalError("INSERT", {}, Exception("database is locked"))
+        return None
+
+    factory, _ = make_recording(locked_once)
+    summary = asyncio.run(
+        Runner(_direct_only(tiny_chat_model, store), store, backend_factory=factory).run()
+    )
     assert (summary.completed, summary.failed) == (1, 0)
-    assert store.count(Judgment) == 2
+    assert store.count(Judgment) == 1
+
+
+def test_long_debates_do_not_hit_the_recursion_limit(long_context_model, make_recording, tmp_path):
+    """12 simultaneous or 10 sequential rounds take more than LangGraph's default 25 steps."""
+    store = _store(tmp_path)
+    gen = {"max_new_tokens": 2}
+    cfg = tiny_config(
+        long_context_model,
+        store.url,
+        data={"source": "arc", "split": "test", "limit": 1},
+        protocols={
+            "long": {
+                "kind": "debate",
+                "model": "m",
+                "rounds": 12,
+                "swap": False,
+                "generation": gen,
+            },
+            "long-seq": {
+                "kind": "debate",
+                "model": "m",
+                "rounds": 10,
+                "swap": False,
+                "turns": "sequential",
+                "generation": gen,
+            },
+        },
+        judges=[{"name": "plain", "model": "m", "prompt": "judge"}],
+    )
+    factory, _ = make_recording()
+    summary = asyncio.run(Runner(cfg, store, backend_factory=factory).run())
+    assert (summary.completed, summary.failed) == (2, 0), summary.errors
+    rounds = {d.protocol: {t.round for t in store.turns(d.id)} for d in store.all(Debate)}
+    assert rounds == {"long": set(range(12)), "long-seq": set(range(10))}

@@ -16,8 +16,15 @@ def _debate(store: Store) -> Debate:
     store.add_questions([q])
     exp = store.open_experiment("e", {"a": 1}, "h1", "v")
     assert exp.id is not None
-    d = Debate(id="d1", experiment_id=exp.id, question_id=q.id, protocol="debate", key="k",
-               assignment={"debater_1": 0, "debater_2": 1}, rounds=1)
+    d = Debate(
+        id="d1",
+        experiment_id=exp.id,
+        question_id=q.id,
+        protocol="debate",
+        key="k",
+        assignment={"debater_1": 0, "debater_2": 1},
+        rounds=1,
+    )
     assert store.insert_ignore([d]) == 1
     return d
 
@@ -37,8 +44,14 @@ def test_inserts_are_idempotent(store: Store) -> None:
     again = store.add_turn(Turn(debate_id="d1", round=0, speaker="debater_1", model="m", text="b"))
     assert again.id == first.id and again.text == "a"
     assert store.count(Turn) == 1
-    j = Judgment(debate_id="d1", judge_id="m@x", model="m", probs=[0.7, 0.3],
-                 probs_by_order={"0,1": [0.8, 0.2], "1,0": [0.6, 0.4]})
+    j = Judgment(
+        debate_id="d1",
+        judge_id="m@x",
+        kind="prompted",
+        model="m",
+        probs=[0.7, 0.3],
+        probs_by_order={"0,1": [0.8, 0.2], "1,0": [0.6, 0.4]},
+    )
     assert store.add_judgment(j).probs == [0.7, 0.3]
     store.add_judgment(j.model_copy(update={"probs": [0.1, 0.9]}))
     assert store.count(Judgment) == 1
