@@ -59,16 +59,19 @@ class Advocate:
         opponent = others[0] if others else 1 - mine
         history = transcript.for_speaker(turns_so_far, speaker, assignment)
         name = f"{self.role.capitalize()} {transcript.letter_for(mine, range(8))}"
+        # Dataset text is untrusted too: it must not forge a speech block or a quote mark.
+        choices = [transcript.plain(c) for c in question.choices]
+        context = transcript.plain(question.context) if question.context else ""
         return self.prompt().render(
             name=name,
-            my_answer=question.choices[mine],
-            opponent_answer=question.choices[opponent],
+            my_answer=choices[mine],
+            opponent_answer=choices[opponent],
             word_limit=self.word_limit,
-            quote_rule=QUOTE_RULE if question.context else "",
-            context_section=f"Source material:\n{question.context}\n\n" if question.context else "",
-            question=question.text,
-            answer_a=question.choices[0],
-            answer_b=question.choices[1],
+            quote_rule=QUOTE_RULE if context else "",
+            context_section=f"Source material:\n{context}\n\n" if context else "",
+            question=transcript.plain(question.text),
+            answer_a=choices[0],
+            answer_b=choices[1],
             transcript_section=f"Transcript so far:\n{history}\n\n" if history else "",
             round=round_ + 1,
         )

@@ -8,18 +8,28 @@ both orders are kept so the bias itself can be measured.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agents import transcript
-from agents.templates import PromptTemplate, load_template
+from agents.templates import PromptTemplate, TemplateError, load_template
 from oversight.backends.base import Backend, BackendError, Message, ScoreRequest
+from oversight.config import ConfigError, JudgeConfig, ModelConfig
+from oversight.store.kinds import JudgeKind
 from oversight.store.tables import Question, Turn
 
 ORDERS: tuple[tuple[int, int], ...] = ((0, 1), (1, 0))
 ASSISTANT_PREFIX = "Answer:"
 """No trailing space: tokenizers attach the space to the letter (" A"), as in "Answer: A"."""
+LABELS: tuple[str, ...] = ("A", "B")
+"""The answer labels scored, in presentation order."""
+RENDERING = 2
+"""Version of how a judge's prompt is put together from the template and the transcript
+(agents/transcript.py, quote marking). Part of every prompted judge's identity: a change of
+rendering is a different judge, so stored verdicts of the old rendering are never reused."""
 
 
 def order_key(order: Sequence[int]) -> str:
@@ -44,6 +54,12 @@ class PromptedJudge:
     """The model reference (registry alias, path or hub id) as configured."""
     template: PromptTemplate
     sees_context: bool = False
+    model_identity: Mapping[str, Any] = field(default_factory=dict)
+    """What else about the model changes its output (adapter, dtype, served name, tokenizer):
+    :meth:`oversight.config.ModelConfig.output_identity`."""
+    labels: tuple[str, ...] = LABELS
+    assistant_prefix: str = ASSISTANT_PREFIX
+    kind: JudgeKind = JudgeKind.PROMPTED
 
     @classmethod
     def from_template_name(
@@ -51,11 +67,38 @@ class PromptedJudge:
     ) -> PromptedJudge:
         return cls(name, model, load_template(prompt), sees_context)
 
+    @classmethod
+    def from_config(cls, judge: JudgeConfig, model: ModelConfig) -> PromptedJudge:
+        return cls(
+            judge.name,
+            model.model,
+            load_template(judge.prompt),
+            judge.sees_context,
+            model_identity=model.output_identity(),
+        )
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that changes this judge's verdicts; its id is a digest of it."""
+        return {
+            "kind": self.kind.value,
+            "model": self.model,
+            "model_identity": dict(self.model_identity),
+            "template": {"system": self.template.system, "user": self.template.user},
+            "sees_context": self.sees_context,
+            "labels": list(self.labels),
+            "assistant_prefix": self.assistant_prefix,
+            "orders": [list(o) for o in ORDERS],
+            "rendering": RENDERING,
+        }
+
     @property
     def judge_id(self) -> str:
-        """Model plus prompt hash: the same model and prompt is the same judge in any experiment."""
+        """The model reference and a digest of :meth:`identity`: the same judge in any
+        experiment or replay shares its stored verdicts, and a judge differing in anything
+        that changes a verdict (an adapter, a label, a prompt) never does."""
+        blob = json.dumps(self.identity(), sort_keys=True, ensure_ascii=True)
         ctx = "+ctx" if self.sees_context else ""
-        return f"{self.model}@{self.template.hash}{ctx}"
+        return f"{self.model}@{hashlib.sha256(blob.encode()).hexdigest()[:12]}{ctx}"
 
     def messages(
         self,
@@ -67,10 +110,10 @@ class PromptedJudge:
         text = transcript.for_judge(turns, assignment, order, question.context)
         context = question.context if self.sees_context else None
         return self.template.render(
-            context_section=f"Source material:\n{context}\n\n" if context else "",
-            question=question.text,
-            answer_a=question.choices[order[0]],
-            answer_b=question.choices[order[1]],
+            context_section=f"Source material:\n{transcript.plain(context)}\n\n" if context else "",
+            question=transcript.plain(question.text),
+            answer_a=transcript.plain(question.choices[order[0]]),
+            answer_b=transcript.plain(question.choices[order[1]]),
             transcript_section=f"Transcript:\n{text}\n\n" if text else "",
         )
 
@@ -89,8 +132,8 @@ class PromptedJudge:
         requests = [
             ScoreRequest(
                 self.messages(question, turns, assignment, order),
-                labels=["A", "B"],
-                assistant_prefix=ASSISTANT_PREFIX,
+                labels=list(self.labels),
+                assistant_prefix=self.assistant_prefix,
             )
             for order in ORDERS
         ]
@@ -110,3 +153,41 @@ class PromptedJudge:
             by_order[order_key(order)] = per_choice
         probs = [sum(p[c] for p in by_order.values()) / len(by_order) for c in range(2)]
         return JudgeVerdict(probs=probs, probs_by_order=by_order, raw=raw)
+
+
+def build_judges(
+    judges: Sequence[JudgeConfig], models: Mapping[str, ModelConfig], source: str = "judges"
+) -> list[PromptedJudge]:
+    """The configured ensemble; a missing template or two members that are one judge (the same
+    identity under two names) is a ConfigError naming the members, before any model runs."""
+    out: list[PromptedJudge] = []
+    seen: dict[str, int] = {}
+    for i, cfg in enumerate(judges):
+        try:
+            judge = PromptedJudge.from_config(cfg, models[cfg.model])
+        except TemplateError as err:
+            raise ConfigError(f"{source}.{i}.prompt: {err}") from None
+        if judge.judge_id in seen:
+            first = judges[seen[judge.judge_id]].name
+            raise ConfigError(
+                f"{source}.{i}: judge {cfg.name!r} is the same judge as {first!r} "
+                f"({source}.{seen[judge.judge_id]}): same model, adapter, prompt and labels, so "
+                "the same verdicts; remove one or change what it judges with"
+            )
+        seen[judge.judge_id] = i
+        out.append(judge)
+    return out
+
+
+def ensemble_members(
+    judges: Sequence[JudgeConfig], models: Mapping[str, ModelConfig], built: Sequence[PromptedJudge]
+) -> list[dict[str, Any]]:
+    """The ensemble as recorded in a JudgeEnsemble row: each judge as configured, its id."""
+    return [
+        {
+            **cfg.model_dump(mode="json"),
+            "model_ref": models[cfg.model].model,
+            "judge_id": judge.judge_id,
+        }
+        for cfg, judge in zip(judges, built, strict=True)
+    ]

@@ -1,13 +1,27 @@
-"""Rendering stored turns as the text a speaker or a judge reads."""
+"""Rendering stored turns as the text a speaker or a judge reads.
+
+Speeches are untrusted text from adversarial speakers. Each one is shown as a block,
+``<speech round="1" speaker="Debater defending A">`` ... ``</speech>``, whose header and
+attribution only the system writes: inside the speech every spelling of the ``speech`` tag and
+of the quote tags is escaped (:func:`agents.quotes.escape_tags`), so a speech cannot close its
+own block, open one in another speaker's name, or mark its own quote verified. A line such as
+"Round 2, Debater defending B:" written in a speech stays inside that speech's block.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents.quotes import mark_quotes
+from agents.quotes import QUOTE_TAGS, escape_tags, mark_quotes
 from oversight.store.tables import Turn
 
 LETTERS = "ABCDEFGH"
+SPEECH_TAG = "speech"
+"""The delimiter of one speech in a transcript."""
+RESERVED_TAGS: tuple[str, ...] = (*QUOTE_TAGS, SPEECH_TAG)
+"""Every tag name the system writes into what speakers and judges read."""
+_MARKS: tuple[str, ...] = tuple(t for t in RESERVED_TAGS if t != "quote")
+"""Reserved tags escaped in the speakers' view, which keeps their own ``<quote>`` syntax."""
 
 
 def role_of(speaker: str) -> str:
@@ -20,14 +34,26 @@ def letter_for(choice: int, order: Sequence[int]) -> str:
     return LETTERS[list(order).index(choice)]
 
 
+def plain(text: str) -> str:
+    """Untrusted text shown beside a transcript (a dataset's question, answers or passage)
+    with every reserved tag escaped, so that it cannot forge a speech or a verified quote."""
+    return escape_tags(text, RESERVED_TAGS)
+
+
+def speech_block(round_: int, speaker: str, body: str) -> str:
+    """One speech as shown; ``body`` must already be escaped, ``speaker`` is system text."""
+    return f'<{SPEECH_TAG} round="{round_ + 1}" speaker="{speaker}">\n{body}\n</{SPEECH_TAG}>'
+
+
 def for_speaker(turns: Sequence[Turn], me: str, assignment: dict[str, int]) -> str:
     """The transcript so far as a speaker sees it: its own speeches and the others'."""
-    lines = []
+    blocks = []
     for t in turns:
         who = "You" if t.speaker == me else f"Opponent ({role_of(t.speaker)})"
         side = letter_for(assignment[t.speaker], range(len(LETTERS)))
-        lines.append(f"Round {t.round + 1}, {who}, defending {side}:\n{t.text.strip()}")
-    return "\n\n".join(lines)
+        body = escape_tags(t.text.strip(), _MARKS)
+        blocks.append(speech_block(t.round, f"{who}, defending {side}", body))
+    return "\n\n".join(blocks)
 
 
 def for_judge(
@@ -41,9 +67,9 @@ def for_judge(
     Speakers are named by the letter of the answer they defend in this order, and quotes are
     marked verified or unverified against the hidden context.
     """
-    lines = []
+    blocks = []
     for t in turns:
         side = letter_for(assignment[t.speaker], order)
-        text = mark_quotes(t.text.strip(), context)
-        lines.append(f"Round {t.round + 1}, {role_of(t.speaker)} defending {side}:\n{text}")
-    return "\n\n".join(lines)
+        body = mark_quotes(t.text.strip(), context, reserved=(SPEECH_TAG,))
+        blocks.append(speech_block(t.round, f"{role_of(t.speaker)} defending {side}", body))
+    return "\n\n".join(blocks)

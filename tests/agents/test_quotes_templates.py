@@ -6,7 +6,7 @@ from agents.templates import TemplateError, builtin_templates, load_template, pa
 
 def test_quotes_verified_against_context() -> None:
     ctx = "The cat sat on the mat.\nIt was   a sunny day."
-    text = 'See <quote>the cat sat on the mat</quote> and <quote>it rained</quote>.'
+    text = "See <quote>the cat sat on the mat</quote> and <quote>it rained</quote>."
     quotes = extract_quotes(text, ctx)
     assert quotes == [
         {"text": "the cat sat on the mat", "verified": True},
