@@ -145,8 +145,6 @@ def write_bundle(store: Store, experiment: Experiment, bundle: DebateBundle) -> 
     turns = [t for t in bundle.turns if (t.round, t.speaker) not in have_turns]
     added.turns = store.insert_ignore(_free_ids(store, Turn, turns))
     have_judgments = {(j.judge_id, j.after_round) for j in store.judgments([debate.id])}
-    judgments = [
-        j for j in bundle.judgments if (j.judge_id, j.after_round) not in have_judgments
-    ]
+    judgments = [j for j in bundle.judgments if (j.judge_id, j.after_round) not in have_judgments]
     added.judgments = store.insert_ignore(_free_ids(store, Judgment, judgments))
     return added

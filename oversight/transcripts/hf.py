@@ -10,6 +10,9 @@ since Arrow needs one schema for every row. Load it with ``datasets.load_from_di
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,7 @@ def features() -> Any:
     judgment = {
         "id": Value("int64"),
         "judge_id": Value("string"),
+        "kind": Value("string"),
         "model": Value("string"),
         "after_round": Value("int32"),
         "probs": Sequence(Value("float64")),
@@ -110,10 +114,31 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def export_hf(store: Store, experiment: str, out: Path) -> int:
-    """Save the experiment's debates as a dataset folder at ``out``; returns the row count."""
+    """Save the experiment's debates as a dataset folder at ``out``; returns the row count.
+
+    The dataset is saved to a temporary folder beside ``out`` and renamed into place once
+    complete; a previous export at ``out`` is removed only after that, so a failed export
+    leaves it untouched.
+    """
     from datasets import Dataset
 
     rows = [record_row(r) for r in experiment_records(store, experiment)]
     dataset = Dataset.from_list(rows, features=features())
-    dataset.save_to_disk(str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(4)
+    tmp = out.with_name(f".{out.name}.{token}.tmp")
+    old = out.with_name(f".{out.name}.{token}.old")
+    try:
+        dataset.save_to_disk(str(tmp))
+        if out.is_dir() and not out.is_symlink():
+            os.replace(out, old)  # a folder cannot be replaced in one step
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if old.exists():
+                os.replace(old, out)
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
     return len(rows)

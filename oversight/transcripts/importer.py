@@ -1,6 +1,7 @@
 """Importing transcript files into the Store, file by file.
 
-Each file is parsed and checked whole before any of it is written, so a malformed file adds
+Each file is parsed and checked whole before any of it is written (its records' meaning, and
+that its experiments and debates do not clash with the Store's), so a malformed file adds
 nothing and is reported with the file and field at fault, while the other files still import.
 Writes are insert-or-ignore, so importing the same files again adds nothing.
 """
@@ -12,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sqlmodel import col
+
 from oversight.data.errors import DataError
-from oversight.store import Experiment, JudgeEnsemble, Store, StoreError
+from oversight.store import Debate, Experiment, JudgeEnsemble, Store, StoreError
 from oversight.transcripts.bundle import Added, ExperimentSpec, open_experiment, write_bundle
-from oversight.transcripts.jsonl import read_jsonl
+from oversight.transcripts.jsonl import ParsedRecord, read_jsonl
 from oversight.transcripts.nyu import DEFAULT_EXPERIMENT, experiment_spec, nyu_bundle
 
 ImportFormat = Literal["jsonl", "nyu"]
@@ -116,6 +119,7 @@ def _import_jsonl(
 ) -> None:
     parsed = read_jsonl(path, experiment)
     result.debates = len(parsed)
+    _check_targets(store, parsed)
     opened: dict[str, Experiment] = {}
     for spec, ensembles, bundle in parsed:
         exp = opened.get(spec.name)
@@ -125,13 +129,44 @@ def _import_jsonl(
         result.added += write_bundle(store, exp, bundle)
 
 
+def _check_targets(store: Store, parsed: list[ParsedRecord]) -> None:
+    """Raise, before anything is written, the conflicts that writing would meet part-way: an
+    experiment stored with another config, or a debate stored in another experiment."""
+    hashes: dict[str, str] = {}
+    for spec, _, _ in parsed:
+        if hashes.setdefault(spec.name, spec.config_hash) != spec.config_hash:
+            raise StoreError(
+                f"experiment {spec.name!r} appears with two configs (hash {hashes[spec.name]} "
+                f"and {spec.config_hash}); import the records under separate names"
+            )
+    stored_ids: dict[str, int | None] = {}
+    for name, config_hash in hashes.items():
+        exp = store.experiment(name)
+        stored_ids[name] = None if exp is None else exp.id
+        if exp is not None and exp.config_hash != config_hash:
+            raise StoreError(
+                f"experiment {name!r} already exists in {store.url} with a different config "
+                f"(hash {exp.config_hash}, importing {config_hash}); import under another "
+                "name with --experiment"
+            )
+    target = {bundle.debate.id: spec.name for spec, _, bundle in parsed}
+    ids = list(target)
+    for i in range(0, len(ids), 500):
+        for debate in store.all(Debate, col(Debate.id).in_(ids[i : i + 500])):
+            if debate.experiment_id != stored_ids[target[debate.id]]:
+                raise StoreError(
+                    f"debate {debate.id} ({debate.key}) is already stored in another experiment"
+                )
+
+
 def _open_with_ensembles(
     store: Store, spec: ExperimentSpec, ensembles: list[JudgeEnsemble]
 ) -> Experiment:
     exp = open_experiment(store, spec)
     assert exp.id is not None
-    store.insert_ignore([e.model_copy(update={"experiment_id": exp.id, "id": None})
-                         for e in ensembles])
+    store.insert_ignore(
+        [e.model_copy(update={"experiment_id": exp.id, "id": None}) for e in ensembles]
+    )
     return exp
 
 

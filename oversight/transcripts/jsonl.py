@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from pathlib import Path
 
 from oversight.data.errors import DataError
@@ -12,13 +14,26 @@ from oversight.transcripts.records import RecordError, experiment_records, parse
 
 
 def export_jsonl(store: Store, experiment: str, out: Path) -> int:
-    """Write every debate of the experiment to ``out``; returns the number of records."""
+    """Write every debate of the experiment to ``out``; returns the number of records.
+
+    The records go to a temporary file beside ``out`` that replaces it only once complete, so
+    a failed export (an unknown experiment, a full disk) leaves a previous export untouched.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
     n = 0
-    with out.open("w", encoding="utf-8") as fh:
-        for record in experiment_records(store, experiment):
-            fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-            n += 1
+    try:
+        # O_EXCL: never write through a file or link that is already there.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for record in experiment_records(store, experiment):
+                fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+                n += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return n
 
 
@@ -42,8 +57,7 @@ def read_jsonl(path: Path, experiment: str | None = None) -> list[ParsedRecord]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise DataError(path, f"invalid JSON: {err.msg} (column {err.colno})",
-                            line=n) from None
+            raise DataError(path, f"invalid JSON: {err.msg} (column {err.colno})", line=n) from None
         try:
             parsed.append(parse_record(record, experiment))
         except RecordError as err:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-import graphs.replay
+import oversight.executor
 from graphs.replay import Replayer
 from oversight.backends import (
     BackendError,
@@ -31,21 +30,6 @@ from oversight.transcripts import import_files
 
 SAMPLES = ["innocent-at-large-3", "the-starbusters-0", "the-last-monster-4", "dangerous-quarry-3"]
 """Short real debates (two consultancies, a debate with an offline judge) and an unfinished one."""
-
-
-@pytest.fixture(scope="module")
-def long_context_model(tiny_chat_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny chat model, allowed the positions a whole NYU transcript needs.
-
-    Llama's rotary embeddings have no learned positions, so raising the limit changes no
-    weight; it only keeps the model from being run past its declared context.
-    """
-    folder = tmp_path_factory.mktemp("tiny-long") / "model"
-    shutil.copytree(tiny_chat_model, folder)
-    config = json.loads((folder / "config.json").read_text())
-    config["max_position_embeddings"] = 8192
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
 
 
 class JudgeOnlyBackend:
@@ -105,8 +89,10 @@ def store(tmp_path: Path) -> Store:
 
 
 def _snapshot(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    return ([d.model_dump() for d in store.all(Debate, order_by=Debate.id)],
-            [t.model_dump() for t in store.all(Turn, order_by=Turn.id)])
+    return (
+        [d.model_dump() for d in store.all(Debate, order_by=Debate.id)],
+        [t.model_dump() for t in store.all(Turn, order_by=Turn.id)],
+    )
 
 
 def test_replay_judges_stored_debates_and_resumes(store: Store, long_context_model: Path) -> None:
@@ -119,8 +105,9 @@ def test_replay_judges_stored_debates_and_resumes(store: Store, long_context_mod
     assert sum(len(b.generated) for b in factory.made) == 0
     assert sum(b.scored for b in factory.made) == 3 * 2 * 2  # debates x judges x orders
     for debate in store.all(Debate):
-        verdicts = {j.judge_id: j for j in store.judgments([debate.id])
-                    if j.judge_id in summary.judge_ids}
+        verdicts = {
+            j.judge_id: j for j in store.judgments([debate.id]) if j.judge_id in summary.judge_ids
+        }
         if debate.status != "complete":
             assert verdicts == {}  # an unfinished debate has no transcript to judge
             continue
@@ -141,26 +128,33 @@ def test_replay_judges_stored_debates_and_resumes(store: Store, long_context_mod
 
     rows = experiment_summary(store, "nyu-debates")["judges"]
     side_by_side = {(r["protocol"], r["judge"]): r["debates"] for r in rows}
-    assert side_by_side[("consultancy", "human")] == side_by_side[
-        ("consultancy", "ensemble tiny")] == 2
-    assert side_by_side[("debate", "human")] == side_by_side[("debate", "ensemble tiny")] == 1
+    assert (
+        side_by_side[("consultancy", "human (live)")]
+        == side_by_side[("consultancy", "ensemble tiny")]
+        == 2
+    )
+    assert (
+        side_by_side[("debate", "human (live)")] == side_by_side[("debate", "ensemble tiny")] == 1
+    )
     assert side_by_side[("debate", "human (offline)")] == 1
 
 
 def test_a_failed_replay_resumes_and_judges_are_shared(
     store: Store, long_context_model: Path
 ) -> None:
-    starbusters = next(d for d in store.all(Debate) if "the-starbusters-0" in d.key)
+    starbusters = next(d for d in store.all(Debate) if "|the-starbusters|" in d.key)
     crash_on = store.question(starbusters.question_id).text
     cfg = parse_replay_config(_judges(long_context_model))
-    first = asyncio.run(Replayer(cfg, store, backend_factory=Factory(fail_on=crash_on))
-                        .run("nyu-debates", "tiny"))
+    first = asyncio.run(
+        Replayer(cfg, store, backend_factory=Factory(fail_on=crash_on)).run("nyu-debates", "tiny")
+    )
     assert first.failed == 1 and list(first.errors) == [starbusters.id]
     assert "forced failure" in first.errors[starbusters.id]
     assert first.added == 4
 
-    resumed = asyncio.run(Replayer(cfg, store, backend_factory=Factory())
-                          .run("nyu-debates", "tiny"))
+    resumed = asyncio.run(
+        Replayer(cfg, store, backend_factory=Factory()).run("nyu-debates", "tiny")
+    )
     assert (resumed.judged, resumed.added, resumed.failed) == (1, 2, 0)
 
     # A second ensemble that shares a judge reuses that judge's verdicts.
@@ -169,7 +163,7 @@ def test_a_failed_replay_resumes_and_judges_are_shared(
     shared = asyncio.run(Replayer(one, store, backend_factory=factory).run("nyu-debates", "one"))
     assert (shared.judged, shared.added) == (0, 0) and factory.made == []
     labels = {r["judge"] for r in experiment_summary(store, "nyu-debates")["judges"]}
-    assert {"ensemble tiny", "ensemble one", "human"} <= labels
+    assert {"ensemble tiny", "ensemble one", "human (live)"} <= labels
 
     with pytest.raises(StoreError, match="recorded with other judges"):
         record_ensemble(store, "nyu-debates", "one", [{"judge_id": "other@0000"}])
@@ -180,8 +174,9 @@ def test_judges_file_errors_name_the_file_and_field(tmp_path: Path) -> None:
     path.write_text('[models.m]\nmodel = "x"\n\n[[judges]]\nname = "a"\nmodel = "nope"\n')
     with pytest.raises(ConfigError, match=r"judges.toml: judges.0.model: unknown model alias"):
         load_replay_config(path)
-    path.write_text('[models.m]\nmodel = "x"\n\n[[judges]]\nname = "a"\nmodel = "m"\n'
-                    "temperature = 1\n")
+    path.write_text(
+        '[models.m]\nmodel = "x"\n\n[[judges]]\nname = "a"\nmodel = "m"\ntemperature = 1\n'
+    )
     with pytest.raises(ConfigError, match=r"judges.toml: judges.0.temperature: Extra inputs"):
         load_replay_config(path)
     path.write_text('[models.m]\nmodel = "x"\n')
@@ -195,7 +190,7 @@ def test_cli_replay_then_report_side_by_side(
     store: Store, long_context_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     factory = Factory()
-    monkeypatch.setattr(graphs.replay, "make_backend", factory)
+    monkeypatch.setattr(oversight.executor, "make_backend", factory)
     judges = tmp_path / "smalljudges.toml"
     judges.write_text(
         f'[models.tiny]\nmodel = "{long_context_model}"\n\n'
@@ -203,11 +198,14 @@ def test_cli_replay_then_report_side_by_side(
     )
     turns = store.count(Turn)
     runner = CliRunner()
-    res = runner.invoke(app, ["replay", "nyu-debates", "--judges", str(judges),
-                              "--db", store.url, "--concurrency", "2"])
+    res = runner.invoke(
+        app,
+        ["replay", "nyu-debates", "--judges", str(judges), "--db", store.url, "--concurrency", "2"],
+    )
     assert res.exit_code == 0, res.output
-    assert "replayed as smalljudges: 3 complete debates, 3 judged, 3 judgments added" in \
-        " ".join(res.output.split())
+    assert "replayed as smalljudges: 3 complete debates, 3 judged, 3 judgments added" in " ".join(
+        res.output.split()
+    )
     assert store.count(Turn) == turns
     assert factory.made and all(b.generated == [] for b in factory.made)
 
@@ -217,12 +215,13 @@ def test_cli_replay_then_report_side_by_side(
     by_protocol: dict[str, set[str]] = {}
     for row in summary["judges"]:
         by_protocol.setdefault(row["protocol"], set()).add(row["judge"])
-    assert {"human", "ensemble smalljudges"} <= by_protocol["consultancy"]
-    assert {"human", "ensemble smalljudges"} <= by_protocol["debate"]
-    assert summary["wins_judged_by"] == "human"
+    assert {"human (live)", "ensemble smalljudges"} <= by_protocol["consultancy"]
+    assert {"human (live)", "ensemble smalljudges"} <= by_protocol["debate"]
+    assert summary["wins_judged_by"] == "human (live)"
 
-    res = runner.invoke(app, ["replay", "nyu-debates", "--judges", str(tmp_path / "no.toml"),
-                              "--db", store.url])
+    res = runner.invoke(
+        app, ["replay", "nyu-debates", "--judges", str(tmp_path / "no.toml"), "--db", store.url]
+    )
     assert res.exit_code == 2 and "file not found" in res.output
 
 

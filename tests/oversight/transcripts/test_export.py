@@ -25,32 +25,79 @@ from oversight.transcripts import export_hf, export_jsonl, import_files
 
 def _model_experiment(store: Store) -> None:
     """A small experiment as the runner would leave it, with a replayed ensemble recorded."""
-    q = make_question(dataset="arc", split="test", text="2+2?", choices=["4", "5"],
-                      correct_index=0, meta={"row": 3})
+    q = make_question(
+        dataset="arc",
+        split="test",
+        text="2+2?",
+        choices=["4", "5"],
+        correct_index=0,
+        meta={"row": 3},
+    )
     store.add_questions([q])
     exp = store.open_experiment("arc-run", {"name": "arc-run", "seed": 0}, "abc123", "0.1.0")
     assert exp.id is not None
-    store.insert_ignore([
-        Debate(id="d-run-1", experiment_id=exp.id, question_id=q.id, protocol="debate",
-               key="debate|q|debater_1=0,debater_2=1|seed=0",
-               assignment={"debater_1": 0, "debater_2": 1}, rounds=1, status="complete"),
-        Debate(id="d-run-2", experiment_id=exp.id, question_id=q.id, protocol="direct",
-               key="direct|q|-|seed=0", status="failed", error="BackendError: boom"),
-    ])
-    store.insert_ignore([
-        Turn(debate_id="d-run-1", round=0, speaker="debater_1", model="smol",
-             text="It is <quote>four</quote>.", quotes=[{"text": "four", "verified": False}],
-             prompt_tokens=120, completion_tokens=9, latency_s=0.25),
-        Turn(debate_id="d-run-1", round=0, speaker="debater_2", model="smol", text="Five."),
-    ])
-    store.insert_ignore([
-        Judgment(debate_id="d-run-1", judge_id="smol@1234abcd", model="smol",
-                 probs=[0.625, 0.375], probs_by_order={"0,1": [0.7, 0.3], "1,0": [0.55, 0.45]},
-                 raw={"judge": "judge", "0,1": {"labels": ["A", "B"], "logprobs": [-0.1, -2.3]}}),
-    ])
-    store.insert_ignore([JudgeEnsemble(experiment_id=exp.id, name="smol",
-                                       judge_ids=["smol@1234abcd"],
-                                       judges=[{"name": "judge", "judge_id": "smol@1234abcd"}])])
+    store.insert_ignore(
+        [
+            Debate(
+                id="d-run-1",
+                experiment_id=exp.id,
+                question_id=q.id,
+                protocol="debate",
+                key="debate|q|debater_1=0,debater_2=1|seed=0",
+                assignment={"debater_1": 0, "debater_2": 1},
+                rounds=1,
+                status="complete",
+            ),
+            Debate(
+                id="d-run-2",
+                experiment_id=exp.id,
+                question_id=q.id,
+                protocol="direct",
+                key="direct|q|-|seed=0",
+                status="failed",
+                error="BackendError: boom",
+            ),
+        ]
+    )
+    store.insert_ignore(
+        [
+            Turn(
+                debate_id="d-run-1",
+                round=0,
+                speaker="debater_1",
+                model="smol",
+                text="It is <quote>four</quote>.",
+                quotes=[{"text": "four", "verified": False}],
+                prompt_tokens=120,
+                completion_tokens=9,
+                latency_s=0.25,
+            ),
+            Turn(debate_id="d-run-1", round=0, speaker="debater_2", model="smol", text="Five."),
+        ]
+    )
+    store.insert_ignore(
+        [
+            Judgment(
+                debate_id="d-run-1",
+                judge_id="smol@1234abcd",
+                kind="prompted",
+                model="smol",
+                probs=[0.625, 0.375],
+                probs_by_order={"0,1": [0.7, 0.3], "1,0": [0.55, 0.45]},
+                raw={"judge": "judge", "0,1": {"labels": ["A", "B"], "logprobs": [-0.1, -2.3]}},
+            ),
+        ]
+    )
+    store.insert_ignore(
+        [
+            JudgeEnsemble(
+                experiment_id=exp.id,
+                name="smol",
+                judge_ids=["smol@1234abcd"],
+                judges=[{"name": "judge", "judge_id": "smol@1234abcd"}],
+            )
+        ]
+    )
 
 
 @pytest.fixture
@@ -70,16 +117,19 @@ def _rows(store: Store, experiment: str) -> dict[str, list[dict[str, Any]]]:
     turns = [t for i in ids for t in store.turns(i)]
     return {
         "experiment": [exp.model_dump(exclude={"id"})],
-        "ensembles": [e.model_dump(exclude={"id", "experiment_id"})
-                      for e in store.all(JudgeEnsemble, JudgeEnsemble.experiment_id == exp.id)],
-        "questions": sorted((store.question(q).model_dump() for q in {d.question_id
-                                                                       for d in debates}),
-                            key=lambda q: q["id"]),
-        "debates": sorted((d.model_dump(exclude={"experiment_id"}) for d in debates),
-                          key=lambda d: d["id"]),
+        "ensembles": [
+            e.model_dump(exclude={"id", "experiment_id"})
+            for e in store.all(JudgeEnsemble, JudgeEnsemble.experiment_id == exp.id)
+        ],
+        "questions": sorted(
+            (store.question(q).model_dump() for q in {d.question_id for d in debates}),
+            key=lambda q: q["id"],
+        ),
+        "debates": sorted(
+            (d.model_dump(exclude={"experiment_id"}) for d in debates), key=lambda d: d["id"]
+        ),
         "turns": sorted((t.model_dump() for t in turns), key=lambda t: t["id"]),
-        "judgments": sorted((j.model_dump() for j in store.judgments(ids)),
-                            key=lambda j: j["id"]),
+        "judgments": sorted((j.model_dump() for j in store.judgments(ids)), key=lambda j: j["id"]),
     }
 
 
@@ -151,7 +201,7 @@ def test_hf_export_loads_with_one_row_per_debate(source: Store, tmp_path: Path) 
     n = export_hf(source, "nyu-debates", tmp_path / "hf")
     ds = load_from_disk(str(tmp_path / "hf"))
     assert n == len(ds) == 40
-    row = next(r for r in ds if r["key"].startswith("nyu|a-pail-of-air-0|"))
+    row = next(r for r in ds if r["key"].startswith("nyu|a-pail-of-air|"))
     debate = source.debate(row["debate_id"])
     question = source.question(debate.question_id)
     assert row["question"] == question.text and row["choices"] == question.choices
@@ -170,12 +220,15 @@ def test_hf_export_loads_with_one_row_per_debate(source: Store, tmp_path: Path) 
 def test_cli_export_and_import(source: Store, tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "arc.jsonl"
-    res = runner.invoke(app, ["export", "arc-run", "--format", "jsonl", "--out", str(out),
-                              "--db", source.url])
+    res = runner.invoke(
+        app, ["export", "arc-run", "--format", "jsonl", "--out", str(out), "--db", source.url]
+    )
     assert res.exit_code == 0, res.output
     assert "2 debates written" in " ".join(res.output.split())
-    res = runner.invoke(app, ["export", "arc-run", "--format", "hf", "--out",
-                              str(tmp_path / "hf"), "--db", source.url])
+    res = runner.invoke(
+        app,
+        ["export", "arc-run", "--format", "hf", "--out", str(tmp_path / "hf"), "--db", source.url],
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "hf" / "dataset_info.json").exists()
     fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
@@ -184,6 +237,7 @@ def test_cli_export_and_import(source: Store, tmp_path: Path) -> None:
     assert _rows(Store(fresh), "arc-run") == _rows(source, "arc-run")
     res = runner.invoke(app, ["export", "nope", "--out", str(out), "--db", source.url])
     assert res.exit_code == 2 and "no experiment named 'nope'" in " ".join(res.output.split())
-    res = runner.invoke(app, ["export", "arc-run", "--format", "csv", "--out", str(out),
-                              "--db", source.url])
+    res = runner.invoke(
+        app, ["export", "arc-run", "--format", "csv", "--out", str(out), "--db", source.url]
+    )
     assert res.exit_code == 2
