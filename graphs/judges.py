@@ -47,6 +47,7 @@ def build_judge_ensemble(ctx: GraphContext) -> Any:
                 Judgment(
                     debate_id=debate_id,
                     judge_id=binding.judge.judge_id,
+                    kind=binding.judge.kind,
                     model=binding.judge.model,
                     probs=verdict.probs,
                     probs_by_order=verdict.probs_by_order,

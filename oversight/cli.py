@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,25 +15,23 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from oversight.cli_console import console, err_console, fail, progress, report_failures
-from oversight.config import DEFAULT_STORE, ConfigError, load_config
+from oversight.backends.base import BackendStartError
+from oversight.cli_console import (
+    DbOption,
+    console,
+    err_console,
+    fail,
+    open_store,
+    progress,
+    report_failures,
+    with_overrides,
+)
+from oversight.config import ConfigError, load_config
 from oversight.data import DataError
-from oversight.store import Experiment, Store, StoreError
+from oversight.metrics import TIE_RULES
+from oversight.store import Experiment, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="SQLAlchemy URL of the Store (default: the config's, else "
-        f"$OVERSIGHT_DB or {DEFAULT_STORE}).",
-    ),
-]
-
-
-def _db(url: str | None, fallback: str | None = None) -> str:
-    return url or fallback or os.environ.get("OVERSIGHT_DB") or DEFAULT_STORE
 
 
 @app.callback()
@@ -53,19 +50,24 @@ def run(
     db: DbOption = None,
     limit: Annotated[int | None, typer.Option(help="Number of questions.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Debates in flight at once.")] = None,
+    retry_failed: Annotated[
+        bool,
+        typer.Option("--retry-failed", help="Also run again the debates that failed before."),
+    ] = False,
 ) -> None:
-    """Run (or resume) an experiment: debates, consultancies and direct QA, then judges."""
+    """Run (or resume) an experiment: debates, consultancies and direct QA, then judges.
+
+    A rerun finishes what is missing. Debates that failed stay failed (their reasons are in
+    `oversight status --failures`) unless --retry-failed is given.
+    """
     from oversight.runner import Runner
 
     try:
         cfg = load_config(config)
     except ConfigError as err:
         raise fail(str(err)) from None
-    if limit is not None:
-        cfg.data.limit = limit
-    if concurrency is not None:
-        cfg.concurrency = concurrency
-    store = Store(_db(db, cfg.store if db is None else None))
+    cfg = with_overrides(cfg, "command line", **{"data.limit": limit, "concurrency": concurrency})
+    store = open_store(db, cfg.store)
     runner = Runner(cfg, store)
     with progress() as bar:
         task = bar.add_task(cfg.name, total=None)
@@ -74,8 +76,8 @@ def run(
             bar.update(task, completed=done, total=total)
 
         try:
-            summary = asyncio.run(runner.run(update))
-        except (DataError, StoreError, ConfigError) as err:
+            summary = asyncio.run(runner.run(update, retry_failed=retry_failed))
+        except (DataError, StoreError, ConfigError, BackendStartError) as err:
             raise fail(str(err)) from None
     console.print(
         f"[bold]{summary.experiment}[/]: {summary.questions} questions, {summary.planned} "
@@ -83,6 +85,13 @@ def run(
         f"{summary.failed} failed"
     )
     report_failures(summary.errors)
+    if summary.elsewhere:
+        console.print(f"{summary.elsewhere} debates were being run by another process")
+    if summary.kept_failed:
+        err_console.print(
+            f"{summary.kept_failed} debates failed in an earlier run and were left alone: "
+            "see `oversight status --failures`, rerun with --retry-failed"
+        )
     if summary.failed:
         raise typer.Exit(code=1)
 
@@ -91,9 +100,14 @@ def run(
 def status(
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    failures: Annotated[
+        bool,
+        typer.Option("--failures", help="Show each failed debate's reason and traceback."),
+    ] = False,
 ) -> None:
-    """Per experiment: questions, debates by status, turns and judgments."""
-    store = Store(_db(db))
+    """Per experiment: questions, debates by status, turns and judgments; failed debates with
+    their reasons (and, with --failures, their tracebacks)."""
+    store = open_store(db, create=False)
     rows: list[dict[str, Any]] = []
     for exp in store.all(Experiment, order_by=Experiment.created):
         debates = store.debates(exp.id or 0)
@@ -110,6 +124,11 @@ def status(
                 "turns": turns,
                 "judgments": len(store.judgments(ids)),
                 "created": exp.created.isoformat(),
+                "failures": [
+                    {"debate": d.id, "key": d.key, "error": d.error, "traceback": d.traceback}
+                    for d in debates
+                    if d.status == "failed"
+                ],
             }
         )
     if as_json:
@@ -127,10 +146,31 @@ def status(
             str(r["judgments"]),
         )
     console.print(table)
+    for r in rows:
+        shown = r["failures"] if failures else r["failures"][:5]
+        for f in shown:
+            err_console.print(
+                f"[bold red]failed[/] {escape(r['experiment'])} {escape(f['key'])}: "
+                f"{escape(f['error'] or '')}",
+                highlight=False,
+            )
+            if failures and f["traceback"]:
+                err_console.print(escape(f["traceback"].rstrip()), highlight=False)
+        if len(shown) < len(r["failures"]):
+            err_console.print(
+                f"... and {len(r['failures']) - len(shown)} more failed debates "
+                "(oversight status --failures)"
+            )
 
 
-def _pct(x: float) -> str:
-    return "n/a" if math.isnan(x) else f"{100 * x:.1f}"
+TiesOption = Annotated[
+    str,
+    typer.Option(
+        "--ties",
+        help="How a verdict of exactly 0.5 on the correct answer counts: incorrect "
+        "(Michael et al. 2023: correct means P(correct) > 0.5) or half.",
+    ),
+]
 
 
 @app.command()
@@ -145,50 +185,45 @@ def report(
         bool,
         typer.Option("--same-debates", help="Only debates that every judge group judged."),
     ] = False,
+    wins_by: Annotated[
+        str | None,
+        typer.Option(
+            "--wins-by",
+            help="Judge group whose verdicts decide win rates (a row label such as "
+            "'ensemble (mean)' or 'human (live)'; default: the experiment's own judges, "
+            "else the live humans).",
+        ),
+    ] = None,
+    ties: TiesOption = "incorrect",
 ) -> None:
     """Judge accuracy per protocol (95% bootstrap CI), debater win rates, judge confidence.
 
-    One mean row per judge group: the experiment's judges, each replayed ensemble, and the
-    human judges of imported transcripts, side by side.
+    One row per judge group: the experiment's prompted judges, each replayed ensemble, each
+    trained weak ensemble and the human judges of imported transcripts, side by side.
     """
     from oversight.report import experiment_summary
+    from oversight.report.groups import UnknownGroupError
 
-    store = Store(_db(db))
+    if ties not in TIE_RULES:
+        raise fail(f"--ties: unknown rule {ties!r} (known: {', '.join(TIE_RULES)})")
+    store = open_store(db, create=False)
     try:
         summary = experiment_summary(
-            store, experiment, per_judge=per_judge, same_debates=same_debates
+            store,
+            experiment,
+            per_judge=per_judge,
+            same_debates=same_debates,
+            wins_by=wins_by,
+            ties=ties,  # type: ignore[arg-type]
         )
-    except StoreError as err:
+    except (StoreError, UnknownGroupError) as err:
         raise fail(str(err)) from None
-    group_labels = {g["label"] for g in summary["groups"]}
     if as_json:
         console.print_json(json.dumps(_json_safe(summary)))
         return
-    table = Table(title=f"{experiment}: judge accuracy (%) per protocol, 95% bootstrap CI")
-    for col in ("protocol", "judge", "debates", "questions", "accuracy", "95% CI", "confidence"):
-        table.add_column(col, justify="right" if col not in ("protocol", "judge") else "left")
-    for r in summary["judges"]:
-        style = "bold" if r["judge"] in group_labels else None
-        table.add_row(
-            r["protocol"],
-            r["judge"],
-            str(r["debates"]),
-            str(r["questions"]),
-            _pct(r["accuracy"]),
-            f"[{_pct(r['ci_low'])}, {_pct(r['ci_high'])}]",
-            _pct(r["confidence"]),
-            style=style,
-        )
-    console.print(table)
-    if summary["wins"]:
-        wins = Table(title=f"Win rate (%) by side argued, judged by {summary['wins_judged_by']}")
-        for col in ("protocol", "speaker", "argued", "debates", "win rate"):
-            wins.add_column(col)
-        for w in summary["wins"]:
-            wins.add_row(
-                w["protocol"], w["speaker"], w["argued"], str(w["debates"]), _pct(w["win_rate"])
-            )
-        console.print(wins)
+    from oversight.report.tables import print_summary
+
+    print_summary(console, summary)
     pending = {k: v for k, v in summary["debates"].items() if k != "complete"}
     if pending:
         err_console.print(f"not complete: {pending}")
@@ -237,7 +272,8 @@ def replay(
     except ConfigError as err:
         raise fail(str(err)) from None
     label = name or judges.stem
-    store = Store(_db(db))
+    cfg = with_overrides(cfg, "command line", concurrency=concurrency)
+    store = open_store(db, create=False)
     replayer = Replayer(cfg, store)
     with progress() as bar:
         task = bar.add_task(f"{experiment} / {label}", total=None)
@@ -246,10 +282,8 @@ def replay(
             bar.update(task, completed=done, total=total)
 
         try:
-            summary = asyncio.run(
-                replayer.run(experiment, label, concurrency=concurrency, progress=update)
-            )
-        except (StoreError, ConfigError) as err:
+            summary = asyncio.run(replayer.run(experiment, label, progress=update))
+        except (StoreError, ConfigError, BackendStartError) as err:
             raise fail(str(err)) from None
     console.print(
         f"[bold]{experiment}[/] replayed as [bold]{label}[/]: {summary.debates} complete "
@@ -283,7 +317,7 @@ def import_(
     chosen = next((f for f in FORMATS if f == fmt), None)
     if chosen is None:
         raise fail(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    store = Store(_db(db))
+    store = open_store(db)
     with progress() as bar:
         task = bar.add_task(f"import {fmt}", total=None)
 
@@ -323,11 +357,13 @@ def export(
     exporters = {"jsonl": export_jsonl, "hf": export_hf}
     if fmt not in exporters:
         raise fail(f"unknown format {fmt!r} (known: {', '.join(exporters)})")
-    store = Store(_db(db))
+    store = open_store(db, create=False)
     try:
         n = exporters[fmt](store, experiment, out)
     except StoreError as err:
         raise fail(str(err)) from None
+    except OSError as err:
+        raise fail(f"cannot write {out}: {err.strerror or err}") from None
     console.print(f"{experiment}: {n} debates written to {out} ({fmt})")
 
 

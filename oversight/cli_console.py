@@ -9,14 +9,59 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from oversight.config import STORE_PRECEDENCE, ConfigError, resolve_store_url, validate_as
+from oversight.store import Store, StoreError
+
 console = Console()
 err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help=f"SQLAlchemy URL of the Store. Precedence: {STORE_PRECEDENCE}.",
+    ),
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def open_store(db: str | None, config_store: str | None = None, *, create: bool = True) -> Store:
+    """The Store a command uses, by the one precedence of every command; read-only commands
+    pass ``create=False`` so a mistyped SQLite path is an error, not a new empty store."""
+    try:
+        return Store(resolve_store_url(db, config_store), create=create)
+    except StoreError as err:
+        raise fail(str(err)) from None
+
+
+def with_overrides(cfg: M, source: str, **updates: Any) -> M:
+    """``cfg`` with command-line values, validated exactly as the config file was.
+
+    Keys are dotted field paths (``data.limit``); ``None`` values are left out.
+    """
+    data = cfg.model_dump(mode="python")
+    given = {k: v for k, v in updates.items() if v is not None}
+    if not given:
+        return cfg
+    for path, value in given.items():
+        node = data
+        *parents, leaf = path.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    try:
+        return validate_as(type(cfg), data, source)
+    except ConfigError as err:
+        raise fail(str(err)) from None
 
 
 def fail(message: str) -> typer.Exit:

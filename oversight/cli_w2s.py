@@ -8,28 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from oversight.cli_console import console, err_console, fail, progress
-from oversight.config import DEFAULT_STORE, ConfigError
-from oversight.store import Store, StoreError
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help=f"SQLAlchemy URL of the Store (default: $OVERSIGHT_DB or {DEFAULT_STORE}).",
-    ),
-]
-
-
-def _store(url: str | None, fallback: str | None = None) -> Store:
-    return Store(url or fallback or os.environ.get("OVERSIGHT_DB") or DEFAULT_STORE)
+from oversight.backends.base import BackendStartError
+from oversight.cli_console import DbOption, console, err_console, fail, open_store, progress
+from oversight.config import ConfigError
+from oversight.store import StoreError
 
 
 def _pct(x: float) -> str:
@@ -40,7 +28,14 @@ def label(
     experiment: Annotated[str, typer.Argument(help="Experiment whose judgments to aggregate.")],
     method: Annotated[str, typer.Option(help="mean, vote or logit-mean.")] = "mean",
     min_confidence: Annotated[
-        float, typer.Option("--min-confidence", help="Drop labels less confident than this.")
+        float,
+        typer.Option(
+            "--min-confidence",
+            min=0.0,
+            max=1.0,
+            help="Drop labels less confident than this (0 to 1; a binary label's confidence "
+            "is at least 0.5).",
+        ),
     ] = 0.0,
     protocol: Annotated[
         str | None, typer.Option(help="Only debates of this protocol (default: all).")
@@ -72,7 +67,7 @@ def label(
 
     if method not in METHODS:
         raise fail(f"--method: unknown method {method!r} (known: {', '.join(METHODS)})")
-    store = _store(db)
+    store = open_store(db, create=False)
     request = LabelRequest(
         method=method,  # type: ignore[arg-type]
         min_confidence=min_confidence,
@@ -126,7 +121,7 @@ def pipeline(
         cfg = load_pipeline_config(config)
     except ConfigError as err:
         raise fail(str(err)) from None
-    store = _store(db, cfg.store)
+    store = open_store(db, cfg.store)
     log = logging.getLogger("oversight.pipeline")
     with progress() as bar:
         task = bar.add_task(f"{cfg.name} debates", total=None)
@@ -140,7 +135,7 @@ def pipeline(
 
         try:
             result = Pipeline(cfg, store, notify=notify, debate_progress=update).run()
-        except (StoreError, ConfigError, ValueError) as err:
+        except (StoreError, ConfigError, ValueError, BackendStartError) as err:
             raise fail(str(err)) from None
     if as_json:
         console.print_json(json.dumps(result.as_json()))

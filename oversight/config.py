@@ -7,13 +7,38 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from oversight.data.errors import DataError
+from oversight.data.registry import source_spec
 
 DEFAULT_STORE = "sqlite:///oversight.db"
+
+
+STORE_ENV = "OVERSIGHT_DB"
+"""Environment variable naming the Store URL."""
+STORE_PRECEDENCE = f"--db, then ${STORE_ENV}, then the config's `store`, then {DEFAULT_STORE}"
+"""How every command chooses its Store, in words (for help texts and errors)."""
+
+
+def resolve_store_url(cli: str | None, config: str | None = None) -> str:
+    """The Store URL by one precedence for every command: command line, environment, config,
+    default. A config names where its author stored it; a user's ``--db`` or environment is a
+    decision made now, so both override it."""
+    return cli or os.environ.get(STORE_ENV) or config or DEFAULT_STORE
 
 
 class ConfigError(ValueError):
@@ -37,6 +62,20 @@ class DataConfig(_Strict):
     """Number of questions (a seeded sample, so raising it extends the selection)."""
     binarize: bool = True
     """Keep the correct answer and one distractor, as in openai/weak-to-strong."""
+    strict: bool = False
+    """Fail on the first malformed row instead of skipping it (skipped rows are counted and
+    reported with file and line). Not part of the experiment's identity: it decides only
+    whether a bad row stops the run."""
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        """An unknown source is a config error now, not a failure after the run has begun."""
+        try:
+            source_spec(value)
+        except DataError as err:
+            raise ValueError(err.problem) from None
+        return value
 
 
 class ModelConfig(_Strict):
@@ -93,7 +132,24 @@ class ModelConfig(_Strict):
     def _backend_options(self) -> ModelConfig:
         if self.backend == "openai" and not self.base_urls:
             raise ValueError("base_urls: backend 'openai' needs at least one server URL")
+        if self.lora is not None and self.backend != "vllm":
+            raise ValueError(
+                f"lora: only the vllm backend applies adapters (this model uses {self.backend!r}); "
+                "for an OpenAI-compatible server, serve the adapter under its own name and set "
+                "served_model"
+            )
         return self
+
+    def output_identity(self) -> dict[str, Any]:
+        """The fields that change what this model outputs, beyond its reference: its adapter,
+        weights dtype, served name and tokenizer. How it is served (backend, device, batch
+        size, URLs, timeouts) is left out: the same model gives the same verdicts on any."""
+        return {
+            "dtype": self.dtype,
+            "lora": self.lora,
+            "served_model": self.served_model,
+            "tokenizer": self.tokenizer,
+        }
 
 
 class GenerationConfig(_Strict):
@@ -170,8 +226,9 @@ class ExperimentConfig(_Strict):
     """Experiment name; rerunning a name resumes it."""
     seed: int = 0
     """Seed for question sampling, binarization and generation."""
-    store: str = DEFAULT_STORE
-    """SQLAlchemy URL of the Store (SQLite by default)."""
+    store: str | None = None
+    """SQLAlchemy URL of the Store; ``--db`` and ``$OVERSIGHT_DB`` take precedence over it
+    (see :func:`resolve_store_url`), and without any of them it is ``sqlite:///oversight.db``."""
     concurrency: int = Field(default=8, ge=1)
     """Debates in flight at once."""
     data: DataConfig
@@ -208,8 +265,17 @@ class ExperimentConfig(_Strict):
         """The fields that define what is computed (not where it is stored or how fast)."""
         data = self.model_dump(mode="json", exclude={"store", "concurrency"})
         data["data"].pop("limit", None)
+        data["data"].pop("strict", None)
         for model in data["models"].values():
             _drop_serving_fields(model)
+        return data
+
+    def stored_config(self) -> dict[str, Any]:
+        """The config as the Experiment row keeps it: without the Store URL (which says where,
+        not what, and may hold a password) and with credentials masked in server URLs."""
+        data = self.model_dump(mode="json", exclude={"store"})
+        for model in data["models"].values():
+            model["base_urls"] = [mask_credentials(u) for u in model.get("base_urls", [])]
         return data
 
     def config_hash(self) -> str:
@@ -236,6 +302,17 @@ them (more replicas, another URL, a longer timeout) resumes the same experiment.
 _RESULT_FIELDS_ADDED = {"lora": None, "max_lora_rank": 16, "served_model": None, "tokenizer": None}
 """Model fields that can change results, added after experiments were first stored: left out of
 the hash at their defaults, so those experiments keep their hash."""
+
+
+def mask_credentials(url: str) -> str:
+    """``scheme://user:***@host/...``: a URL's password never leaves the process."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    netloc = f"{parts.username or ''}:***@{host}{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _drop_serving_fields(model: dict[str, Any]) -> None:
@@ -274,6 +351,14 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{p}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a folder, expected a TOML file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{p}: is not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot be read: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{p}: invalid TOML: {err}") from None
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TypeAlias
+from typing import Literal, TypeAlias, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -15,16 +15,32 @@ import numpy.typing as npt
 Floats: TypeAlias = Sequence[float] | npt.NDArray[np.floating]
 
 
+TieRule = Literal["incorrect", "half"]
+"""How a verdict with P(correct) exactly 0.5 counts: ``incorrect`` (Michael et al. 2023: a
+judge is correct when P(correct) > 0.5) or ``half`` (half correct)."""
+TIE_RULES: tuple[str, ...] = get_args(TieRule)
+
+
 def accuracy(correct: Floats) -> float:
-    """Mean of per-item correctness (1, 0, or 0.5 for an exact tie)."""
+    """Mean of per-item correctness (1, 0, or 0.5 for a tie under the ``half`` rule)."""
     arr = np.asarray(correct, dtype=float)
     return float(arr.mean()) if arr.size else math.nan
 
 
-def correctness(p_correct: Sequence[float]) -> np.ndarray:
-    """1 where the probability on the correct answer beats 0.5, 0.5 on a tie, else 0."""
+def is_tie(p_correct: Floats) -> np.ndarray:
+    """Exactly 0.5 on the correct answer of a binary question: no tolerance, so 0.5 + 5e-6
+    is a (barely) correct verdict and only an exactly split judge is tied."""
+    return np.asarray(p_correct, dtype=float) == 0.5
+
+
+def correctness(p_correct: Floats, ties: TieRule = "incorrect") -> np.ndarray:
+    """1 where the probability on the correct answer is above 0.5, else 0; a tie (exactly
+    0.5, :func:`is_tie`) is 0 under the default rule and 0.5 under ``half``."""
+    if ties not in TIE_RULES:
+        raise ValueError(f"unknown tie rule {ties!r} (known: {', '.join(TIE_RULES)})")
     p = np.asarray(p_correct, dtype=float)
-    return np.where(np.isclose(p, 0.5), 0.5, (p > 0.5).astype(float))
+    tie_value = 0.5 if ties == "half" else 0.0
+    return np.where(is_tie(p), tie_value, (p > 0.5).astype(float))
 
 
 def bootstrap_ci(

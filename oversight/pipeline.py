@@ -42,10 +42,11 @@ from oversight.labels import (
 )
 from oversight.metrics import correctness
 from oversight.pipeline_config import PipelineConfig
+from oversight.replay import record_ensemble
 from oversight.report.w2s import PGRRow, pgr_row
 from oversight.runner import BackendFactory, Runner, RunSummary
 from oversight.splits import Splits, split_questions
-from oversight.store import Experiment, Question, Store, TrainingRun
+from oversight.store import Experiment, JudgeKind, Question, Store, TrainingRun
 from oversight.train.classifier import train_classifier
 from oversight.train.config import ClassifierConfig, WeakEnsembleConfig
 from oversight.train.inputs import (
@@ -265,6 +266,21 @@ class Pipeline:
                 config={**config.model_dump(mode="json"), "seed": seed, "judge_id": judge_id},
                 work=work,
             )
+        record_ensemble(
+            self.store,
+            self.cfg.name,
+            f"weak-{variant.key}",
+            [
+                {
+                    "judge_id": j,
+                    "member": k,
+                    "protocol": variant.protocol,
+                    "transcript": variant.transcript,
+                }
+                for k, j in enumerate(judge_ids)
+            ],
+            JudgeKind.TRAINED,
+        )
         return judge_ids
 
     def _judge_targets(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from oversight.cli import app
+from oversight.store import Store
 
 runner = CliRunner()
 
@@ -17,7 +18,7 @@ def _config(tmp_path: Path, model: Path) -> Path:
     path.write_text(
         f"""
 name = "cli"
-store = "sqlite:///{tmp_path / 'cli.db'}"
+store = "sqlite:///{tmp_path / "cli.db"}"
 [data]
 source = "arc"
 limit = 1
@@ -59,9 +60,21 @@ def test_run_status_report(tmp_path: Path, tiny_chat_model: Path) -> None:
     summary = json.loads(report.stdout)
     protocols = {r["protocol"] for r in summary["judges"]}
     assert protocols == {"debate", "direct"}
+    # Every member row's accuracy, recomputed from the stored rows by hand.
+    store = Store(db, create=False)
+    exp = store.require_experiment("cli")
+    debates = {d.id: d for d in store.debates(exp.id or 0)}
+    names = {"plain", "skeptic"}
     for r in summary["judges"]:
-        assert 0.0 <= r["accuracy"] <= 1.0
-        assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
+        if r["is_group"]:
+            continue
+        assert r["judge"] in names
+        hits = [
+            j.probs[store.question(debates[j.debate_id].question_id).correct_index] > 0.5
+            for j in store.judgments(list(debates))
+            if j.raw["judge"] == r["judge"] and debates[j.debate_id].protocol == r["protocol"]
+        ]
+        assert (r["verdicts"], r["accuracy"]) == (len(hits), sum(hits) / len(hits))
     table = runner.invoke(app, ["report", "cli", "--db", db])
     assert "judge accuracy" in table.output and "ensemble" in table.output
     again = runner.invoke(app, ["run", str(cfg)])
@@ -79,6 +92,7 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unknown_experiment(tmp_path: Path) -> None:
+    Store(f"sqlite:///{tmp_path / 'x.db'}").close()
     result = runner.invoke(app, ["report", "nope", "--db", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code == 2
     assert "no experiment named 'nope'" in result.output

@@ -6,11 +6,12 @@ whole split (hundreds of thousands of Hub rows) before any SQLModel object is ma
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
+from oversight.data.errors import DataError
 from oversight.data.records import make_question, question_id
 from oversight.data.rows import Where
 from oversight.store.tables import Question
@@ -47,6 +48,41 @@ class QuestionDraft:
         )
 
 
+@dataclass
+class Loaded:
+    """What a loader read: the drafts of the well-formed rows, and a DataError (with file,
+    line and field) for each malformed row, so that the caller decides whether a bad row
+    is skipped or fails the load (``data.strict``)."""
+
+    drafts: list[QuestionDraft] = field(default_factory=list)
+    skipped: list[DataError] = field(default_factory=list)
+
+    def __iadd__(self, other: Loaded) -> Loaded:
+        self.drafts += other.drafts
+        self.skipped += other.skipped
+        return self
+
+
+R = TypeVar("R")
+
+
+def convert_rows(
+    rows: Iterable[tuple[Where, R]], convert: Callable[[Where, R], Iterable[QuestionDraft]]
+) -> Loaded:
+    """Every row through ``convert``; a row it rejects is set aside, not fatal.
+
+    Only the conversion of one row is guarded: a file that cannot be read or parsed (raised
+    while iterating ``rows``) still fails the load, since no row after it can be trusted.
+    """
+    loaded = Loaded()
+    for where, row in rows:
+        try:
+            loaded.drafts.extend(convert(where, row))
+        except DataError as err:
+            loaded.skipped.append(err)
+    return loaded
+
+
 def new_draft(
     where: Where,
     *,
@@ -61,10 +97,13 @@ def new_draft(
     choices_field: str = "choices",
     answer_field: str = "answer",
 ) -> QuestionDraft:
-    """A draft, after checking what every question needs: two or more choices and an answer
-    among them (errors name the source's own field names)."""
+    """A draft, after checking what every question needs: two or more distinct choices and an
+    answer among them (errors name the source's own field names)."""
     if len(choices) < 2:
         raise where.error(f"needs at least 2 choices, got {len(choices)}", choices_field)
+    for i, choice in enumerate(choices):
+        if choice in choices[:i]:
+            raise where.error(f"{choice!r} appears twice", choices_field)
     if not 0 <= correct_index < len(choices):
         raise where.error(
             f"answer index {correct_index} is out of range for {len(choices)} choices",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from oversight.data.drafts import QuestionDraft, new_draft
+from oversight.data.drafts import Loaded, QuestionDraft, convert_rows, new_draft
 from oversight.data.errors import DataError
 from oversight.data.hub_files import canonical_split
 from oversight.data.rows import (
@@ -26,7 +26,7 @@ from oversight.data.rows import (
 KNOWN_FIELDS = ("question", "choices", "answer", "context", "id")
 
 
-def load_jsonl(path: str | Path | None, split: str) -> list[QuestionDraft]:
+def load_jsonl(path: str | Path | None, split: str) -> Loaded:
     """All questions of a generic JSONL file, in file order."""
     if path is None:
         raise DataError("jsonl source", "needs path= to a .jsonl file", field="path")
@@ -34,14 +34,11 @@ def load_jsonl(path: str | Path | None, split: str) -> list[QuestionDraft]:
     if not file.is_file():
         raise DataError(file, "is not a file" if file.exists() else "does not exist", field="path")
     name = canonical_split(split)
-    return [_row(where, row, file.stem, name) for where, row in read_jsonl(file)]
+    return convert_rows(read_jsonl(file), lambda where, row: [_row(where, row, file.stem, name)])
 
 
 def _row(where: Where, row: dict[str, Any], dataset: str, split: str) -> QuestionDraft:
     choices = as_text_list(require(row, "choices", where), "choices", where)
-    for i, choice in enumerate(choices):
-        if choice in choices[:i]:
-            raise where.error(f"{choice!r} appears twice", "choices")
     answer = require(row, "answer", where)
     if isinstance(answer, str):  # the text of a choice (a digit string too: never an index)
         if answer.strip() not in choices:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from oversight.data.errors import DataError
-from oversight.data.rows import Where, parse_json_object, read_jsonl
+from oversight.data.rows import Where, check_unicode, parse_json_object, read_jsonl
 
 ROW_SUFFIXES = (".jsonl", ".json", ".parquet")
 
@@ -111,6 +111,7 @@ def _read_json(path: Path) -> Iterator[tuple[Where, dict[str, Any]]]:
     except json.JSONDecodeError:
         yield from read_jsonl(path)
         return
+    check_unicode(text, value, Where(path))
     if isinstance(value, dict):
         (inner,) = value.values() if len(value) == 1 else (None,)
         if not (isinstance(inner, list) and all(isinstance(r, dict) for r in inner)):

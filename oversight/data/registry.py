@@ -16,7 +16,7 @@ from pathlib import Path
 
 from oversight.data import hub_formats, shared_sources
 from oversight.data.binarize import binarize as binarize_questions
-from oversight.data.drafts import QuestionDraft
+from oversight.data.drafts import Loaded, QuestionDraft, convert_rows
 from oversight.data.errors import DataError
 from oversight.data.generic_jsonl import load_jsonl
 from oversight.data.hub_files import canonical_split, hub_split, rows_from_hub, rows_from_path
@@ -24,8 +24,11 @@ from oversight.store.tables import Question
 
 logger = logging.getLogger(__name__)
 
-Loader = Callable[[str | Path | None, str], list[QuestionDraft]]
-"""``(path, split) -> drafts`` with all choices, in source order."""
+Loader = Callable[[str | Path | None, str], Loaded]
+"""``(path, split) -> drafts`` with all choices, in source order, and the rows set aside."""
+
+SKIPS_SHOWN = 5
+"""Malformed rows reported one by one before the rest are only counted."""
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,14 @@ class SourceSpec:
 
 def load_hub(
     hub_id: str, convert: hub_formats.Converter, path: str | Path | None, split: str
-) -> list[QuestionDraft]:
+) -> Loaded:
     """Rows in the Hub's format, from ``path`` (a file or Hub-style folder) or the Hub."""
     name = canonical_split(split)
     if path is not None:
         rows = rows_from_path(Path(path), hub_split(split))
     else:
         rows = rows_from_hub(hub_id, hub_split(split))
-    return [draft for where, row in rows for draft in convert(where, row, name)]
+    return convert_rows(rows, lambda where, row: convert(where, row, name))
 
 
 def _hub(name: str, hub_id: str, convert: hub_formats.Converter, *aliases: str) -> SourceSpec:
@@ -103,9 +106,14 @@ def load_questions(
     limit: int | None = None,
     seed: int = 0,
     binarize: bool = True,
+    strict: bool = False,
 ) -> list[Question]:
     """Questions from ``source``: a seeded selection of ``limit`` (default all) of ``split``,
     binarized unless ``binarize=False``.
+
+    A malformed row (a repeated choice, an answer out of range, an empty or missing field) is
+    skipped with a warning naming its file, line and field, and the skipped rows are counted;
+    with ``strict`` the first one is raised instead. A source with no usable row is an error.
 
     ``path`` is, for the shared sources, the shared data folder (default: found by
     ``shared_data_dir``), the dataset's folder or one of its files; for ``jsonl`` the file;
@@ -115,10 +123,39 @@ def load_questions(
     if limit is not None and limit < 0:
         raise DataError("load_questions", f"must be >= 0, got {limit}", field="limit")
     spec = source_spec(source)
-    drafts = _unique(spec.load(path, split))
+    drafts = _unique(_accepted(spec.load(path, split), spec.name, strict=strict))
     chosen = select(drafts, seed=seed, limit=limit)
     questions = [draft.build() for draft in chosen]
     return binarize_questions(questions, seed=seed) if binarize else questions
+
+
+def _accepted(loaded: Loaded, source: str, *, strict: bool) -> list[QuestionDraft]:
+    """The drafts of a load, after applying the policy for malformed rows."""
+    if not loaded.skipped:
+        return loaded.drafts
+    first = loaded.skipped[0]
+    if strict:
+        raise first
+    n = len(loaded.skipped)
+    total = n + len(loaded.drafts)
+    if not loaded.drafts:
+        raise DataError(
+            first.where,
+            f"{first.problem} (no usable row: {n} of {total} malformed)",
+            field=first.field,
+            line=first.line,
+            row=first.row,
+        )
+    for err in loaded.skipped[:SKIPS_SHOWN]:
+        logger.warning("skipped malformed row: %s", err)
+    logger.warning(
+        "%s: skipped %d malformed of %d rows%s; set data.strict = true to fail on them instead",
+        source,
+        n,
+        total,
+        f" ({n - SKIPS_SHOWN} not shown)" if n > SKIPS_SHOWN else "",
+    )
+    return loaded.drafts
 
 
 def select(drafts: list[QuestionDraft], *, seed: int, limit: int | None) -> list[QuestionDraft]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 from oversight.data.errors import DataError
 
 Row = Mapping[str, Any]
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,19 @@ def parse_json_object(text: str, where: Where) -> tuple[Where, dict[str, Any]]:
         raise where.error(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
     if not isinstance(value, dict):
         raise where.error(f"expected a JSON object, got {type(value).__name__}")
+    check_unicode(text, value, where)
     return where, value
+
+
+def check_unicode(text: str, value: Any, where: Where) -> None:
+    """Reject JSON whose ``\\u`` escapes leave a lone surrogate: the JSON form of a bad UTF-8
+    byte, which no database or tokenizer accepts."""
+    if not _SURROGATE_ESCAPE.search(text):  # the common case: no full check needed
+        return
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise where.error("is not valid Unicode text (a lone surrogate \\u escape)") from None
 
 
 def read_csv(path: Path) -> Iterator[tuple[Where, list[str]]]:

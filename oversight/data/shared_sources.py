@@ -2,7 +2,7 @@
 
 Each loader takes ``path`` (the shared data folder, the dataset's own folder, or one file of
 it; None finds the shared folder) and a split, and returns drafts with all choices, in file
-order. Errors name the file, line and field.
+order, and the malformed rows set aside. Errors name the file, line and field.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from oversight.data.drafts import QuestionDraft, new_draft
+from oversight.data.drafts import Loaded, QuestionDraft, convert_rows, new_draft
 from oversight.data.errors import DataError
 from oversight.data.hub_files import canonical_split
 from oversight.data.hub_formats import boolq_draft, cosmosqa_draft
@@ -52,7 +52,7 @@ MMLU_HEADER = ["question", "choice0", "choice1", "choice2", "choice3", "answer"]
 _MMLU_SPLITS = {"validation": "val", "valid": "val"}
 
 
-def load_mmlu(path: str | Path | None, split: str) -> list[QuestionDraft]:
+def load_mmlu(path: str | Path | None, split: str) -> Loaded:
     """MMLU: one CSV per subject in ``dev/`` (5 few-shot examples each), ``test/``, and
     ``val/`` in the original release (``validation`` means ``val`` here, not ``dev``). With a
     header ``question,choice0..choice3,answer`` (answer 0-3), or headerless as in the original
@@ -67,27 +67,29 @@ def load_mmlu(path: str | Path | None, split: str) -> list[QuestionDraft]:
         files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
         if not files:
             raise _no_split(where, split, (d.name for d in where.iterdir() if d.is_dir()))
-    drafts: list[QuestionDraft] = []
+    loaded = Loaded()
     for file in files:
-        drafts.extend(_mmlu_file(file, name))
-    return drafts
+        loaded += _mmlu_file(file, name)
+    return loaded
 
 
-def _mmlu_file(path: Path, split: str) -> Iterator[QuestionDraft]:
+def _mmlu_file(path: Path, split: str) -> Loaded:
     subject = re.sub(r"_(dev|val|test|train)$", "", path.stem)
     records = read_csv(path)
     first = next(records, None)
     if first is None:
-        return
+        return Loaded()
     columns = MMLU_HEADER  # a header (any names) starts with "question"; else positional
     if first[1][0].strip().lower() != "question":
         records = _chain(first, records)
-    for index, (where, record) in enumerate(records):
+
+    def convert(where: Where, item: tuple[int, list[str]]) -> list[QuestionDraft]:
+        index, record = item
         if len(record) != len(columns):
             raise where.error(f"expected {len(columns)} columns {columns}, got {len(record)}")
         row = dict(zip(columns, record, strict=True))
         choices = [text_field(row, f"choice{i}", where) for i in range(4)]
-        yield new_draft(
+        draft = new_draft(
             where,
             dataset="mmlu",
             split=split,
@@ -97,6 +99,10 @@ def _mmlu_file(path: Path, split: str) -> Iterator[QuestionDraft]:
             source_id=f"{path.stem}:{index}",
             meta={"subject": subject},
         )
+        return [draft]
+
+    numbered = ((where, (i, record)) for i, (where, record) in enumerate(records))
+    return convert_rows(numbered, convert)
 
 
 def _chain(
@@ -118,7 +124,7 @@ def _mmlu_answer(value: str, where: Where) -> int:
 _ARC_FILES = {"train": "Train", "dev": "Dev", "test": "Test"}
 
 
-def load_arc(path: str | Path | None, split: str) -> list[QuestionDraft]:
+def load_arc(path: str | Path | None, split: str) -> Loaded:
     """ARC-Challenge in AI2's JSONL (``question.stem``, ``question.choices[{label,text}]``,
     ``answerKey``). Labels are letters or digits; the key must equal one of them."""
     where = locate(path, "arc")
@@ -130,7 +136,7 @@ def load_arc(path: str | Path | None, split: str) -> list[QuestionDraft]:
         if not file.is_file():
             present = (n for n, f in _ARC_FILES.items() if (where / _arc_name(f)).is_file())
             raise _no_split(where, split, present)
-    return [_arc_row(w, row, name) for w, row in read_jsonl(file)]
+    return convert_rows(read_jsonl(file), lambda w, row: [_arc_row(w, row, name)])
 
 
 def _arc_name(split_word: str) -> str:
@@ -173,7 +179,7 @@ def _arc_row(where: Where, row: dict[str, object], split: str) -> QuestionDraft:
 _COSMOS_FILES = {"train": "train", "dev": "valid", "test": "test"}
 
 
-def load_cosmosqa(path: str | Path | None, split: str) -> list[QuestionDraft]:
+def load_cosmosqa(path: str | Path | None, split: str) -> Loaded:
     """CosmosQA JSONL (``context, question, answer0..3``) with labels in ``<stem>-labels.lst``
     (one per line) or in each row's ``label``.
 
@@ -196,8 +202,9 @@ def load_cosmosqa(path: str | Path | None, split: str) -> list[QuestionDraft]:
     rows = list(read_jsonl(file))
     labels_file = file.with_name(f"{file.stem}-labels.lst")
     labels = _read_labels(labels_file, len(rows)) if labels_file.is_file() else None
-    drafts = []
-    for index, (where_row, row) in enumerate(rows):
+
+    def convert(where_row: Where, item: tuple[int, dict[str, object]]) -> list[QuestionDraft]:
+        index, row = item
         if labels is None:
             label = as_int(require(row, "label", where_row), "label", where_row)
         else:
@@ -209,8 +216,9 @@ def load_cosmosqa(path: str | Path | None, split: str) -> list[QuestionDraft]:
                 raise where_row.error(
                     f"{in_row!r} disagrees with {labels_file.name} ({label})", "label"
                 )
-        drafts.append(cosmosqa_draft(where_row, row, split=name, label=label, label_field="label"))
-    return drafts
+        return [cosmosqa_draft(where_row, row, split=name, label=label, label_field="label")]
+
+    return convert_rows(((w, (i, row)) for i, (w, row) in enumerate(rows)), convert)
 
 
 def _has_labels(file: Path) -> bool:
@@ -234,7 +242,7 @@ def _read_labels(path: Path, expected: int) -> list[tuple[Where, int]]:
 _BOOLQ_ANSWERS = {"yes": True, "true": True, "no": False, "false": False}
 
 
-def load_boolq(path: str | Path | None, split: str) -> list[QuestionDraft]:
+def load_boolq(path: str | Path | None, split: str) -> Loaded:
     """BoolQ JSONL (``question, passage, label`` yes/no, ``id``). A split is ``{split}.jsonl``
     or its shards ``{split}_0.jsonl, {split}_1.jsonl, ...`` (the shared subset's train)."""
     where = locate(path, "boolq")
@@ -247,11 +255,10 @@ def load_boolq(path: str | Path | None, split: str) -> list[QuestionDraft]:
         files = [f for f in jsonl if pattern.fullmatch(f.stem)]
         if not files:
             raise _no_split(where, split, (re.sub(r"_\d+$", "", f.stem) for f in jsonl))
-    drafts = []
+    loaded = Loaded()
     for file in files:
-        for w, row in read_jsonl(file):
-            drafts.append(_boolq_row(w, row, name))
-    return drafts
+        loaded += convert_rows(read_jsonl(file), lambda w, row: [_boolq_row(w, row, name)])
+    return loaded
 
 
 def _natural(path: Path) -> tuple[str, int]:
@@ -281,7 +288,7 @@ def _boolq_row(where: Where, row: dict[str, object], split: str) -> QuestionDraf
 TRUTHFULQA_COLUMNS = ("Question", "Best Answer", "Incorrect Answers")
 
 
-def load_truthfulqa(path: str | Path | None, split: str) -> list[QuestionDraft]:
+def load_truthfulqa(path: str | Path | None, split: str) -> Loaded:
     """TruthfulQA CSV: the choices are the best answer then the ';'-separated incorrect
     answers (stripped, deduplicated, any equal to the best answer dropped). The dataset has
     one split, called ``test`` (the Hub calls it ``validation``)."""
@@ -299,8 +306,9 @@ def load_truthfulqa(path: str | Path | None, split: str) -> list[QuestionDraft]:
     for column in TRUTHFULQA_COLUMNS:
         if column not in header:
             raise header_row[0].error(f"column missing from the header {header}", column)
-    drafts = []
-    for index, (w, record) in enumerate(records):
+
+    def convert(w: Where, item: tuple[int, list[str]]) -> list[QuestionDraft]:
+        index, record = item
         row = dict(zip(header, record, strict=False))
         best = text_field(row, "Best Answer", w)
         incorrect = as_text(require(row, "Incorrect Answers", w), "Incorrect Answers", w)
@@ -309,18 +317,18 @@ def load_truthfulqa(path: str | Path | None, split: str) -> list[QuestionDraft]:
             if answer and answer not in choices:
                 choices.append(answer)
         meta = {k.lower(): row[k].strip() for k in ("Type", "Category") if row.get(k)}
-        drafts.append(
-            new_draft(
-                w,
-                dataset="truthfulqa",
-                split="test",
-                text=text_field(row, "Question", w),
-                choices=choices,
-                correct_index=0,
-                source_id=str(index),
-                meta=meta,
-                choices_field="Incorrect Answers",
-                answer_field="Best Answer",
-            )
+        draft = new_draft(
+            w,
+            dataset="truthfulqa",
+            split="test",
+            text=text_field(row, "Question", w),
+            choices=choices,
+            correct_index=0,
+            source_id=str(index),
+            meta=meta,
+            choices_field="Incorrect Answers",
+            answer_field="Best Answer",
         )
-    return drafts
+        return [draft]
+
+    return convert_rows(((w, (i, record)) for i, (w, record) in enumerate(records)), convert)

@@ -1,16 +1,23 @@
-"""Judge groups for reports: whose verdicts are averaged together, and on which debates.
+"""Judge groups for reports: whose verdicts are counted together, and on which debates.
 
-An experiment's debates can carry verdicts from several sources: the experiment's own judge
-ensemble, ensembles replayed later (each recorded under its ``--as`` name), and, for imported
-transcripts, human judges (live, and offline ones who read the finished transcript). Averaging
-all of them into one "ensemble" would mix people and models, so the report shows one
-ensemble row per group, next to each other, per protocol:
+An experiment's debates can carry verdicts of several kinds of judge (the ``kind`` stored on
+every Judgment): prompted model judges (the experiment's own ensemble and ensembles replayed
+later, each recorded under its name), trained classifier judges (the weak ensembles of a
+weak-to-strong pipeline, each recorded under its name) and, for imported transcripts, human
+judges (live, and offline ones who read the finished transcript). Counting them together would
+mix people and models, or a weak classifier with the prompted judges, so the report shows one
+row per group, side by side, per protocol:
 
-- ``ensemble (mean)``: the model judges that belong to no named replay (the experiment's own);
-- ``ensemble NAME``: the judges replayed together as ``NAME``;
-- ``human``: live human judges, and ``human (offline)``: offline ones. A debate has one live
-  judge, so the group row is the human accuracy; the rows per person are many and small, so
-  they are shown only on request.
+- ``ensemble (mean)``: the experiment's own prompted judges (its recorded ensemble; in stores
+  written before ensembles were recorded, the prompted judges of no named replay);
+- ``ensemble NAME``: the prompted judges replayed together as ``NAME``;
+- ``trained NAME``: the trained judges of one weak ensemble;
+- ``human (live)`` and ``human (offline)``: human judges. Their rows count each verdict on
+  its own (one per judge and debate), never an average over judges.
+
+A model group's row averages its members' probabilities per debate (the ensemble's verdict);
+a human group's row counts every verdict. Rows per member are shown for model groups, and for
+human groups only on request (they are many and small).
 """
 
 from __future__ import annotations
@@ -18,28 +25,41 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from oversight.store import Debate, JudgeEnsemble, Judgment
-from oversight.store.judges import FINAL_VERDICT, is_live_human, is_offline_human
+from oversight.store import Debate, JudgeEnsemble, JudgeKind, Judgment
+from oversight.store.judges import EXPERIMENT_ENSEMBLE_NAME, FINAL_VERDICT
 
 EXPERIMENT_ENSEMBLE = "ensemble (mean)"
-HUMAN = "human"
+HUMAN = "human (live)"
 HUMAN_OFFLINE = "human (offline)"
+TRAINED = "trained (mean)"
+"""Trained judges recorded in no ensemble (stores written before weak ensembles were)."""
 
-GroupKind = Literal["experiment", "ensemble", "human", "human-offline"]
+HUMAN_KINDS = frozenset({JudgeKind.HUMAN_LIVE, JudgeKind.HUMAN_OFFLINE})
 
 
 @dataclass(frozen=True)
 class JudgeGroup:
-    """Judges whose verdicts are averaged into one row."""
+    """Judges whose verdicts make one row."""
 
     label: str
     """The row's name in the report."""
-    kind: GroupKind
+    kind: JudgeKind
     judge_ids: frozenset[str]
+    per_verdict: bool
+    """Count each member's verdict on its own (humans) instead of the members' mean per
+    debate (model ensembles)."""
     collapsed: bool
     """Show only the group's row unless rows per judge are asked for."""
+    experiment_own: bool = False
+    """The experiment's own judges (the default group for win rates)."""
+
+
+def _label(ensemble: JudgeEnsemble) -> str:
+    if ensemble.name == EXPERIMENT_ENSEMBLE_NAME and ensemble.kind == JudgeKind.PROMPTED:
+        return EXPERIMENT_ENSEMBLE
+    prefix = "trained" if ensemble.kind == JudgeKind.TRAINED else "ensemble"
+    return f"{prefix} {ensemble.name}"
 
 
 def judge_groups(
@@ -47,33 +67,84 @@ def judge_groups(
 ) -> list[JudgeGroup]:
     """The groups of the judges that gave final verdicts, in report order.
 
-    A judge in a named ensemble belongs to that ensemble (to each, if replayed in several);
-    model judges in none make up the experiment's own ensemble.
+    A judge in a named ensemble belongs to that ensemble (to each, if in several). Model judges
+    of a kind that no recorded ensemble claims make up one group of that kind.
     """
-    ids = {j.judge_id for j in judgments if j.after_round == FINAL_VERDICT}
-    live = frozenset(i for i in ids if is_live_human(i))
-    offline = frozenset(i for i in ids if is_offline_human(i))
+    kind_of = {j.judge_id: JudgeKind(j.kind) for j in judgments if j.after_round == FINAL_VERDICT}
+    ids = set(kind_of)
+    recorded = sorted(ensembles, key=lambda e: (e.name != EXPERIMENT_ENSEMBLE_NAME, e.id or 0))
     named = [
-        JudgeGroup(f"ensemble {e.name}", "ensemble", frozenset(e.judge_ids) & ids, False)
-        for e in ensembles
+        JudgeGroup(
+            _label(e),
+            JudgeKind(e.kind),
+            frozenset(e.judge_ids) & ids,
+            per_verdict=False,
+            collapsed=False,
+            experiment_own=_label(e) == EXPERIMENT_ENSEMBLE,
+        )
+        for e in recorded
     ]
     claimed = frozenset().union(*(g.judge_ids for g in named))
-    rest = frozenset(ids - live - offline - claimed)
-    groups = [JudgeGroup(EXPERIMENT_ENSEMBLE, "experiment", rest, False)] if rest else []
+
+    def unclaimed(kind: JudgeKind) -> frozenset[str]:
+        return frozenset(i for i in ids - claimed if kind_of[i] == kind)
+
+    groups: list[JudgeGroup] = []
+    if not any(g.experiment_own for g in named) and unclaimed(JudgeKind.PROMPTED):
+        groups.append(
+            JudgeGroup(
+                EXPERIMENT_ENSEMBLE,
+                JudgeKind.PROMPTED,
+                unclaimed(JudgeKind.PROMPTED),
+                per_verdict=False,
+                collapsed=False,
+                experiment_own=True,
+            )
+        )
     groups += [g for g in named if g.judge_ids]
-    if live:
-        groups.append(JudgeGroup(HUMAN, "human", live, True))
-    if offline:
-        groups.append(JudgeGroup(HUMAN_OFFLINE, "human-offline", offline, True))
+    if unclaimed(JudgeKind.TRAINED):
+        groups.append(
+            JudgeGroup(
+                TRAINED,
+                JudgeKind.TRAINED,
+                unclaimed(JudgeKind.TRAINED),
+                per_verdict=False,
+                collapsed=False,
+            )
+        )
+    for kind, label in ((JudgeKind.HUMAN_LIVE, HUMAN), (JudgeKind.HUMAN_OFFLINE, HUMAN_OFFLINE)):
+        members = frozenset(i for i in ids if kind_of[i] == kind)
+        if members:
+            groups.append(JudgeGroup(label, kind, members, per_verdict=True, collapsed=True))
     return groups
 
 
-def primary_group(groups: Sequence[JudgeGroup]) -> JudgeGroup | None:
-    """The group whose verdicts decide who won: the experiment's own judges, else the live
-    humans (in imported human debates), else the first replayed ensemble."""
-    for kind in ("experiment", "human", "ensemble", "human-offline"):
+class UnknownGroupError(ValueError):
+    """A group asked for by name that the experiment does not have."""
+
+
+def deciding_group(groups: Sequence[JudgeGroup], label: str | None = None) -> JudgeGroup | None:
+    """The group whose verdicts decide who won a debate.
+
+    ``label`` names it; by default the experiment's own judges, else the live humans (in
+    imported human debates), else the first replayed ensemble, else the first trained one.
+    """
+    if label is not None:
         for g in groups:
-            if g.kind == kind:
+            if g.label == label:
+                return g
+        known = ", ".join(repr(g.label) for g in groups) or "none"
+        raise UnknownGroupError(f"no judge group {label!r} in this experiment (groups: {known})")
+    order = (
+        lambda g: g.experiment_own,
+        lambda g: g.kind == JudgeKind.HUMAN_LIVE,
+        lambda g: g.kind == JudgeKind.PROMPTED,
+        lambda g: g.kind == JudgeKind.TRAINED,
+        lambda g: True,
+    )
+    for test in order:
+        for g in groups:
+            if test(g):
                 return g
     return None
 

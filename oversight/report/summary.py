@@ -1,23 +1,57 @@
-"""Per-protocol judge accuracy, debater win rates and judge confidence for one experiment."""
+"""Per-protocol judge accuracy, debater win rates and judge confidence for one experiment.
+
+Rules, stated with every table (see :data:`RULES`): a verdict is correct when it puts more
+than 0.5 on the correct answer; exactly 0.5 is a tie, counted as not correct by default
+(Michael et al. 2023) or as half correct (``ties="half"``), and every row says how many
+verdicts were ties. Intervals are 95% percentile bootstraps that resample whole questions.
+A debater wins when the deciding group's verdict puts more than 0.5 on its answer.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from oversight.metrics import accuracy, bootstrap_ci, correctness
-from oversight.report.groups import JudgeGroup, common_debates, judge_groups, primary_group
+from oversight.metrics import TieRule, accuracy, bootstrap_ci, correctness, is_tie
+from oversight.report.groups import (
+    EXPERIMENT_ENSEMBLE,
+    JudgeGroup,
+    common_debates,
+    deciding_group,
+    judge_groups,
+)
 from oversight.store import Debate, JudgeEnsemble, Judgment, Question, Store
+from oversight.store.judges import FINAL_VERDICT
 
-ENSEMBLE = "ensemble (mean)"
+ENSEMBLE = EXPERIMENT_ENSEMBLE
+
+RULES: dict[str, str] = {
+    "correct": "a verdict is correct when P(correct) > 0.5",
+    "ties": "P(correct) exactly 0.5 is a tie: {ties}",
+    "interval": "95% percentile bootstrap over questions (2000 resamples, seed 0)",
+    "ensemble": "a model group's verdict is its members' mean probability per debate; "
+    "a human group counts each judge's verdict on its own",
+    "wins": "a side wins when the deciding group puts more than 0.5 on its answer",
+}
+TIE_WORDS: dict[str, str] = {"incorrect": "counted as not correct", "half": "counted as half"}
+
+
+class Sample(NamedTuple):
+    """One verdict as a row counts it."""
+
+    question_id: str
+    p_correct: float
+    confidence: float
+    """Probability on the answer the verdict favoured."""
 
 
 @dataclass(frozen=True)
 class JudgeRow:
-    """Accuracy of one judge (or the ensemble) on one protocol."""
+    """Accuracy of one judge, or one group of judges, on one protocol."""
 
     protocol: str
     judge: str
@@ -27,7 +61,17 @@ class JudgeRow:
     ci_low: float
     ci_high: float
     confidence: float
-    """Mean probability the judge put on the answer it favoured."""
+    """Mean probability the verdicts put on the answer they favoured."""
+    verdicts: int = 0
+    """Verdicts counted (one per debate for a judge or a model group's mean; one per judge
+    and debate for a human group)."""
+    ties: int = 0
+    """Verdicts with P(correct) exactly 0.5."""
+    group: str | None = None
+    """The group's label on a group's row and on its members' rows."""
+    kind: str | None = None
+    """The group's judge kind."""
+    is_group: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,10 +84,109 @@ class WinRow:
     """``correct`` or ``incorrect``."""
     debates: int
     win_rate: float
+    ties: int = 0
+    """Debates whose deciding verdict put exactly 0.5 on this side."""
 
 
-def _final(judgments: list[Judgment]) -> list[Judgment]:
-    return [j for j in judgments if j.after_round == -1]
+def _final(judgments: Sequence[Judgment]) -> list[Judgment]:
+    return [j for j in judgments if j.after_round == FINAL_VERDICT]
+
+
+def _by_debate(judgments: Sequence[Judgment]) -> dict[str, list[Judgment]]:
+    out: dict[str, list[Judgment]] = defaultdict(list)
+    for j in _final(judgments):
+        out[j.debate_id].append(j)
+    return out
+
+
+def _sample(question_id: str, probs: Sequence[float], correct: int) -> Sample:
+    return Sample(question_id, float(probs[correct]), float(max(probs)))
+
+
+def _row(
+    protocol: str, judge: str, samples: list[Sample], debates: int, ties: TieRule, **extra: Any
+) -> JudgeRow:
+    qids = [s.question_id for s in samples]
+    p = [s.p_correct for s in samples]
+    corr = correctness(p, ties)
+    lo, hi = bootstrap_ci(corr, qids)
+    return JudgeRow(
+        protocol=protocol,
+        judge=judge,
+        debates=debates,
+        questions=len(set(qids)),
+        accuracy=accuracy(corr),
+        ci_low=lo,
+        ci_high=hi,
+        confidence=float(np.mean([s.confidence for s in samples])),
+        verdicts=len(samples),
+        ties=int(is_tie(p).sum()),
+        **extra,
+    )
+
+
+def member_rows(
+    debates: Sequence[Debate],
+    questions: dict[str, Question],
+    judgments: Sequence[Judgment],
+    names: dict[str, str] | None = None,
+    *,
+    ties: TieRule = "incorrect",
+    **extra: Any,
+) -> list[JudgeRow]:
+    """One row per protocol and judge: each judge's own final verdicts."""
+    names = names or {}
+    by_debate = _by_debate(judgments)
+    samples: dict[tuple[str, str], list[Sample]] = defaultdict(list)
+    for d in debates:
+        correct = questions[d.question_id].correct_index
+        for j in by_debate.get(d.id, []):
+            samples[(d.protocol, names.get(j.judge_id, j.judge_id))].append(
+                _sample(d.question_id, j.probs, correct)
+            )
+    return [
+        _row(protocol, judge, items, len(items), ties, **extra)
+        for (protocol, judge), items in sorted(samples.items())
+    ]
+
+
+def group_rows(
+    debates: Sequence[Debate],
+    questions: dict[str, Question],
+    judgments: Sequence[Judgment],
+    group: JudgeGroup,
+    *,
+    ties: TieRule = "incorrect",
+) -> list[JudgeRow]:
+    """One row per protocol for ``group``: its mean verdict per debate, or (human groups)
+    each member's verdict on its own."""
+    by_debate = _by_debate([j for j in judgments if j.judge_id in group.judge_ids])
+    samples: dict[str, list[Sample]] = defaultdict(list)
+    judged: dict[str, int] = defaultdict(int)
+    for d in debates:
+        js = by_debate.get(d.id, [])
+        if not js:
+            continue
+        correct = questions[d.question_id].correct_index
+        judged[d.protocol] += 1
+        if group.per_verdict:
+            samples[d.protocol] += [_sample(d.question_id, j.probs, correct) for j in js]
+        else:
+            mean = np.mean([j.probs for j in js], axis=0)
+            samples[d.protocol].append(_sample(d.question_id, mean.tolist(), correct))
+    return [
+        _row(
+            p,
+            group.label,
+            items,
+            judged[p],
+            ties,
+            group=group.label,
+            kind=group.kind.value,
+            is_group=True,
+        )
+        for p, items in sorted(samples.items())
+    ]
 
 
 def judge_rows(
@@ -51,56 +194,39 @@ def judge_rows(
     questions: dict[str, Question],
     judgments: list[Judgment],
     names: dict[str, str] | None = None,
+    *,
+    ties: TieRule = "incorrect",
 ) -> list[JudgeRow]:
-    """One row per protocol x judge, plus the ensemble mean over the judges of each debate."""
-    names = names or {}
-    by_debate: dict[str, list[Judgment]] = defaultdict(list)
-    for j in _final(judgments):
-        by_debate[j.debate_id].append(j)
-    samples: dict[tuple[str, str], list[tuple[str, float, float]]] = defaultdict(list)
-    for d in debates:
-        js = by_debate.get(d.id, [])
-        if not js:
-            continue
-        correct = questions[d.question_id].correct_index
-        for j in js:
-            samples[(d.protocol, names.get(j.judge_id, j.judge_id))].append(
-                (d.question_id, j.probs[correct], max(j.probs))
-            )
-        mean = np.mean([j.probs for j in js], axis=0)
-        samples[(d.protocol, ENSEMBLE)].append(
-            (d.question_id, float(mean[correct]), float(max(mean)))
-        )
-    rows = []
-    for (protocol, judge), items in sorted(
-        samples.items(), key=lambda kv: (kv[0][0], kv[0][1] == ENSEMBLE, kv[0][1])
-    ):
-        qids = [q for q, _, _ in items]
-        corr = correctness([p for _, p, _ in items])
-        lo, hi = bootstrap_ci(corr, qids)
-        rows.append(
-            JudgeRow(
-                protocol=protocol,
-                judge=judge,
-                debates=len(items),
-                questions=len(set(qids)),
-                accuracy=accuracy(corr),
-                ci_low=lo,
-                ci_high=hi,
-                confidence=float(np.mean([c for _, _, c in items])),
-            )
-        )
-    return rows
+    """Rows for one flat set of model judges: each judge, then their mean (``ensemble (mean)``)."""
+    from oversight.store import JudgeKind
+
+    group = JudgeGroup(
+        ENSEMBLE,
+        JudgeKind.PROMPTED,
+        frozenset(j.judge_id for j in judgments),
+        per_verdict=False,
+        collapsed=False,
+    )
+    rows = member_rows(debates, questions, judgments, names, ties=ties)
+    rows += [
+        JudgeRow(**{**asdict(r), "group": None, "kind": None, "is_group": False})
+        for r in group_rows(debates, questions, judgments, group, ties=ties)
+    ]
+    return sorted(rows, key=lambda r: (r.protocol, r.judge == ENSEMBLE, r.judge))
 
 
 def win_rows(
-    debates: list[Debate], questions: dict[str, Question], judgments: list[Judgment]
+    debates: Sequence[Debate],
+    questions: dict[str, Question],
+    judgments: Sequence[Judgment],
+    *,
+    ties: TieRule = "incorrect",
 ) -> list[WinRow]:
-    """Win rate per protocol, speaker slot and side argued, by the ensemble's mean verdict."""
-    by_debate: dict[str, list[Judgment]] = defaultdict(list)
-    for j in _final(judgments):
-        by_debate[j.debate_id].append(j)
+    """Win rate per protocol, speaker slot and side argued, by the mean verdict of
+    ``judgments`` per debate (pass the deciding group's judgments only)."""
+    by_debate = _by_debate(judgments)
     wins: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    tied: dict[tuple[str, str, str], int] = defaultdict(int)
     for d in debates:
         js = by_debate.get(d.id, [])
         if not js or not d.assignment:
@@ -109,11 +235,19 @@ def win_rows(
         correct = questions[d.question_id].correct_index
         for speaker, choice in d.assignment.items():
             side = "correct" if choice == correct else "incorrect"
-            won = 0.5 if np.isclose(mean[choice], 0.5) else float(mean[choice] > 0.5)
-            wins[(d.protocol, speaker, side)].append(won)
-            wins[(d.protocol, "any", side)].append(won)
+            won = float(correctness([float(mean[choice])], ties)[0])
+            for key in ((d.protocol, speaker, side), (d.protocol, "any", side)):
+                wins[key].append(won)
+                tied[key] += int(mean[choice] == 0.5)
     return [
-        WinRow(protocol=p, speaker=s, argued=a, debates=len(v), win_rate=float(np.mean(v)))
+        WinRow(
+            protocol=p,
+            speaker=s,
+            argued=a,
+            debates=len(v),
+            win_rate=float(np.mean(v)),
+            ties=tied[(p, s, a)],
+        )
         for (p, s, a), v in sorted(wins.items())
     ]
 
@@ -126,27 +260,43 @@ def grouped_judge_rows(
     names: dict[str, str] | None = None,
     *,
     per_judge: bool = False,
+    ties: TieRule = "incorrect",
 ) -> list[JudgeRow]:
-    """Per protocol: each group's members (unless collapsed) and then the group's mean row."""
-    keyed: list[tuple[str, int, int, JudgeRow]] = []
+    """Per protocol: each group's members (unless collapsed) and then the group's row."""
+    keyed: list[tuple[str, int, int, str, JudgeRow]] = []
     for rank, group in enumerate(groups):
         members = [j for j in judgments if j.judge_id in group.judge_ids]
-        for r in judge_rows(debates, questions, members, names):
-            if r.judge == ENSEMBLE:
-                keyed.append((r.protocol, rank, 1, replace(r, judge=group.label)))
-            elif per_judge or not group.collapsed:
-                keyed.append((r.protocol, rank, 0, r))
-    return [r for *_, r in sorted(keyed, key=lambda k: k[:3])]
+        if per_judge or not group.collapsed:
+            for r in member_rows(
+                debates,
+                questions,
+                members,
+                names,
+                ties=ties,
+                group=group.label,
+                kind=group.kind.value,
+            ):
+                keyed.append((r.protocol, rank, 0, r.judge, r))
+        for r in group_rows(debates, questions, members, group, ties=ties):
+            keyed.append((r.protocol, rank, 1, r.judge, r))
+    return [r for *_, r in sorted(keyed, key=lambda k: k[:4])]
 
 
 def experiment_summary(
-    store: Store, name: str, *, per_judge: bool = False, same_debates: bool = False
+    store: Store,
+    name: str,
+    *,
+    per_judge: bool = False,
+    same_debates: bool = False,
+    wins_by: str | None = None,
+    ties: TieRule = "incorrect",
 ) -> dict[str, Any]:
     """Everything ``oversight report`` shows, as plain data (also its ``--json`` output).
 
-    Judges are grouped (see :mod:`oversight.report.groups`): one mean row per group, so
-    replayed ensembles and human judges stand side by side. ``per_judge`` adds the rows of
-    collapsed groups' members; ``same_debates`` keeps only debates every group judged.
+    Judges are grouped by kind and ensemble (see :mod:`oversight.report.groups`): one row per
+    group, so prompted, trained and human judges stand side by side and never mix.
+    ``per_judge`` adds the rows of collapsed groups' members; ``same_debates`` keeps only
+    debates every group judged; ``wins_by`` names the group whose verdicts decide win rates.
     """
     exp = store.require_experiment(name)
     assert exp.id is not None
@@ -163,22 +313,31 @@ def experiment_summary(
     )
     groups = judge_groups(judgments, ensembles)
     judged = common_debates(debates, judgments, groups) if same_debates else debates
-    primary = primary_group(groups)
-    deciding = [j for j in judgments if primary is not None and j.judge_id in primary.judge_ids]
+    deciding = deciding_group(groups, wins_by)
+    decisive = [j for j in judgments if deciding is not None and j.judge_id in deciding.judge_ids]
+    rules = {**RULES, "ties": RULES["ties"].format(ties=TIE_WORDS[ties])}
     return {
         "experiment": name,
         "debates": dict(status),
+        "rules": rules,
+        "tie_rule": ties,
         "groups": [
-            {"label": g.label, "kind": g.kind, "judges": sorted(g.judge_ids)} for g in groups
+            {
+                "label": g.label,
+                "kind": g.kind.value,
+                "judges": sorted(g.judge_ids),
+                "per_verdict": g.per_verdict,
+            }
+            for g in groups
         ],
         "judges": [
             asdict(r)
             for r in grouped_judge_rows(
-                judged, questions, judgments, groups, names, per_judge=per_judge
+                judged, questions, judgments, groups, names, per_judge=per_judge, ties=ties
             )
         ],
-        "wins_judged_by": primary.label if primary else None,
-        "wins": [asdict(r) for r in win_rows(judged, questions, deciding)],
+        "wins_judged_by": deciding.label if deciding else None,
+        "wins": [asdict(r) for r in win_rows(judged, questions, decisive, ties=ties)],
     }
 
 

@@ -3,8 +3,8 @@
 These are the weak supervisors of Lang, Huang & Li 2025: each ensemble member is trained on
 the answer key of the weak split (optionally reading a debate transcript of the question) and
 then gives its verdict on the labelling split's debates. Verdicts are stored as ordinary
-``Judgment`` rows (judge id ``trained:<run name>``), so labels, reports and replays treat a
-trained judge exactly like a prompted one.
+``Judgment`` rows of kind ``trained`` (judge id ``trained:<run name>``), so labels treat a
+trained judge like any other, while reports keep trained and prompted judges apart by kind.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from oversight.store.kinds import TRAINED_PREFIX, JudgeKind
 from oversight.store.tables import Judgment, Question
 from oversight.train.classifier import TrainedClassifier, train_classifier
 from oversight.train.config import WeakEnsembleConfig
@@ -23,8 +24,6 @@ from oversight.train.inputs import (
     prediction_texts,
     question_row,
 )
-
-TRAINED_PREFIX = "trained:"
 
 
 def trained_judge_id(run_name: str) -> str:
@@ -80,6 +79,7 @@ def judge_debates(
             Judgment(
                 debate_id=t.debate_id,
                 judge_id=judge_id,
+                kind=JudgeKind.TRAINED,
                 model=judge.config.model,
                 after_round=-1,
                 probs=choice_probs(p),

@@ -94,11 +94,22 @@ def make_store(tmp_path: Path, name: str = "toy") -> tuple[Store, list[Question]
                         p = 0.5 + (p - 0.5) / 2  # questions 2 and 3: half as decisive
                     p = p if qi % 2 == 0 else 1 - p
                     judgments.append(
-                        Judgment(debate_id=did, judge_id=judge, model="m", probs=[p, 1 - p])
+                        Judgment(
+                            debate_id=did,
+                            judge_id=judge,
+                            kind="prompted",
+                            model="m",
+                            probs=[p, 1 - p],
+                        )
                     )
                 judgments.append(
                     Judgment(
-                        debate_id=did, judge_id="j1", model="m", after_round=0, probs=[0.0, 1.0]
+                        debate_id=did,
+                        judge_id="j1",
+                        kind="prompted",
+                        model="m",
+                        after_round=0,
+                        probs=[0.0, 1.0],
                     )
                 )  # not final
     store.insert_ignore(debates)

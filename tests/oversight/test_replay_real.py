@@ -19,8 +19,12 @@ from tests.oversight.test_replay import Factory
 
 pytestmark = pytest.mark.real_model
 
-DEBATES = ["innocent-at-large-3", "the-last-monster-4", "out-of-the-iron-womb-1",
-           "the-starbusters-0"]
+DEBATES = [
+    "innocent-at-large-3",
+    "the-last-monster-4",
+    "out-of-the-iron-womb-1",
+    "the-starbusters-0",
+]
 """The shortest complete samples: two consultancies and two debates."""
 
 
@@ -29,11 +33,15 @@ def test_smollm2_ensemble_next_to_human_judges(tmp_path: Path) -> None:
     nyu = shared_data_dir() / "nyu-debates-sample"
     assert import_files(store, "nyu", [nyu / f"{d}.json" for d in DEBATES]).failed == []
     turns = store.count(Turn)
-    cfg = parse_replay_config({
-        "models": {"smol": {"model": "smollm2-135m-instruct", "max_batch_size": 4}},
-        "judges": [{"name": "judge", "model": "smol", "prompt": "judge"},
-                   {"name": "skeptic", "model": "smol", "prompt": "judge_skeptic"}],
-    })
+    cfg = parse_replay_config(
+        {
+            "models": {"smol": {"model": "smollm2-135m-instruct", "max_batch_size": 4}},
+            "judges": [
+                {"name": "judge", "model": "smol", "prompt": "judge"},
+                {"name": "skeptic", "model": "smol", "prompt": "judge_skeptic"},
+            ],
+        }
+    )
     factory = Factory()
     summary = asyncio.run(Replayer(cfg, store, backend_factory=factory).run("nyu-debates", "smol"))
     assert (summary.debates, summary.added, summary.failed) == (4, 8, 0), summary.errors
@@ -47,8 +55,12 @@ def test_smollm2_ensemble_next_to_human_judges(tmp_path: Path) -> None:
     assert backend.inner.resolved_path is not None
     limit = AutoConfig.from_pretrained(backend.inner.resolved_path).max_position_embeddings
     assert backend.inner.stats.prompt_tokens / backend.inner.stats.requests < limit
-    verdicts = [j for d in store.all(Debate) for j in store.judgments([d.id])
-                if j.judge_id in summary.judge_ids]
+    verdicts = [
+        j
+        for d in store.all(Debate)
+        for j in store.judgments([d.id])
+        if j.judge_id in summary.judge_ids
+    ]
     assert len(verdicts) == 8
     for j in verdicts:
         assert sum(j.probs) == pytest.approx(1.0) and 0.0 < j.probs[0] < 1.0

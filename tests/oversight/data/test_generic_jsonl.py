@@ -72,7 +72,7 @@ def test_malformed_rows_name_file_line_and_field(
 ) -> None:
     path = _write(tmp_path / "q.jsonl", GOOD, row)
     with pytest.raises(DataError) as err:
-        load_questions("jsonl", path=path)
+        load_questions("jsonl", path=path, strict=True)
     assert str(err.value).startswith(f"{path} line 2: field {field!r}: {problem}")
     assert (err.value.field, err.value.line) == (field, 2)
 

@@ -65,7 +65,7 @@ def test_bad_hub_row_names_file_row_and_field(tmp_path: Path) -> None:
     with pytest.raises(
         DataError, match=rf"^{re.escape(str(path))} row 1: field 'distractor2': is null"
     ):
-        load_questions("sciq", path=path)
+        load_questions("sciq", path=path, strict=True)
 
 
 def test_google_boolq_matches_the_shared_copy(tmp_path: Path) -> None:
@@ -194,7 +194,7 @@ def test_quality_json_list_and_json_lines(tmp_path: Path) -> None:
     with pytest.raises(
         DataError, match=rf"^{re.escape(str(listed))} row 1: field 'answer': answer index 4"
     ):
-        load_questions("quality", path=listed)
+        load_questions("quality", path=listed, strict=True)
 
 
 def test_save_to_disk_folder(tmp_path: Path) -> None:

@@ -142,7 +142,7 @@ def test_arc_digit_labels_and_bad_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(row) + "\n" + json.dumps({**row, "answerKey": "E"}) + "\n")
     with pytest.raises(DataError) as err:
-        load_questions("arc", path=bad)
+        load_questions("arc", path=bad, strict=True)
     assert str(err.value) == (
         f"{bad} line 2: field 'answerKey': 'E' is not one of the choice labels ['1', '2', '3']"
     )
@@ -178,7 +178,7 @@ def test_cosmosqa_labels_file_must_match(tmp_path: Path) -> None:
     with pytest.raises(
         DataError, match=rf"^{re.escape(str(labels))} line 2: field 'label': 7 is not an answer"
     ):
-        load_questions("cosmosqa", path=tmp_path, split="dev")
+        load_questions("cosmosqa", path=tmp_path, split="dev", strict=True)
     labels.write_text("2\n3\n")
     questions = load_questions("cosmosqa", path=tmp_path, split="dev", binarize=False)
     assert [q.correct_index for q in questions] == [2]  # c2 has the same content: one question

@@ -107,7 +107,7 @@ def judged_debates(tmp_path: Path) -> Store:
         )
         store.insert_ignore(
             [
-                Judgment(debate_id=did, judge_id=j, model="m", probs=[p, 1 - p])
+                Judgment(debate_id=did, judge_id=j, kind="prompted", model="m", probs=[p, 1 - p])
                 for j, p in (("a", p_first), ("b", p_first + 0.1))
             ]
         )
