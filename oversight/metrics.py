@@ -114,3 +114,35 @@ def pgr(weak: float, transfer: float, ceiling: float) -> float:
     if not gap > 0:
         return math.nan
     return (transfer - weak) / gap
+
+
+def brier_score(probabilities: Floats, outcomes: Floats) -> float:
+    """Mean squared error of forecast probabilities against what happened (1 or 0), Brier 1950.
+
+    Unlike accuracy it rewards being sure when right and punishes being sure when wrong. For a
+    verdict on a two-answer question, the probability on the correct answer against an
+    outcome of 1 gives the usual binary Brier score (whichever answer is taken as the event).
+    """
+    p = np.asarray(probabilities, dtype=float)
+    y = np.asarray(outcomes, dtype=float)
+    if p.shape != y.shape:
+        raise ValueError(f"{p.size} probabilities for {y.size} outcomes")
+    return float(np.mean((p - y) ** 2)) if p.size else math.nan
+
+
+def reliability_bins(
+    confidence: Floats, correct: Floats, n_bins: int = 10
+) -> list[tuple[int, int, float, float]]:
+    """The bins of :func:`expected_calibration_error`, for a reliability diagram.
+
+    One ``(bin, count, mean confidence, accuracy)`` per non-empty bin; bin ``b`` holds
+    confidences in ``[b / n_bins, (b + 1) / n_bins)``, the last one also 1.0.
+    """
+    conf = np.asarray(confidence, dtype=float)
+    corr = np.asarray(correct, dtype=float)
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    return [
+        (b, int(mask.sum()), float(conf[mask].mean()), float(corr[mask].mean()))
+        for b in range(n_bins)
+        if (mask := bins == b).any()
+    ]

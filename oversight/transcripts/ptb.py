@@ -22,7 +22,7 @@ to a line break, so a whitespace token is kept as it is with no spaces around it
 empty token adds no space. The text is therefore what participants saw on screen.
 
 The story is rendered once, remembering where each token landed, so that a quote can be cut
-out of that rendering as an exact substring (what quote verification in ``agents.quotes``
+out of that rendering as an exact substring (what quote verification in ``oversight.quotes``
 checks); :func:`render_span` gives the platform's own rendering of a quote, which renders the
 quoted tokens on their own and so can differ in the spaces beside quotation marks.
 """

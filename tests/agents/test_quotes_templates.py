@@ -1,7 +1,7 @@
 import pytest
 
-from agents.quotes import extract_quotes, mark_quotes
 from agents.templates import TemplateError, builtin_templates, load_template, parse_template
+from oversight.quotes import extract_quotes, mark_quotes
 
 
 def test_quotes_verified_against_context() -> None:

@@ -14,9 +14,13 @@ from oversight.metrics import (
 
 
 def test_correctness_and_accuracy() -> None:
-    corr = correctness([0.9, 0.2, 0.5, 0.51])
-    assert corr.tolist() == [1.0, 0.0, 0.5, 1.0]
-    assert accuracy(corr) == pytest.approx(0.625)
+    # Michael et al. 2023: correct means P(correct) > 0.5, so an exact tie is incorrect by
+    # default; "half" counts it as 0.5. Ties are exact: 0.500001 is a win, not a tie.
+    p = [0.9, 0.2, 0.5, 0.51, 0.500001]
+    assert correctness(p).tolist() == [1.0, 0.0, 0.0, 1.0, 1.0]
+    assert correctness(p, "half").tolist() == [1.0, 0.0, 0.5, 1.0, 1.0]
+    assert accuracy(correctness(p)) == pytest.approx(3 / 5)
+    assert accuracy(correctness(p, "half")) == pytest.approx(3.5 / 5)
     assert math.isnan(accuracy([]))
 
 

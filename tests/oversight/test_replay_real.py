@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -13,7 +14,7 @@ from graphs.replay import Replayer
 from oversight.cli import app
 from oversight.data import shared_data_dir
 from oversight.replay import parse_replay_config
-from oversight.store import Debate, Store, Turn
+from oversight.store import Debate, JudgeKind, Question, Store, Turn
 from oversight.transcripts import import_files
 from tests.oversight.test_replay import Factory
 
@@ -69,10 +70,23 @@ def test_smollm2_ensemble_next_to_human_judges(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["report", "nyu-debates", "--db", store.url, "--json"])
     assert res.exit_code == 0, res.output
     rows = {(r["protocol"], r["judge"]): r for r in json.loads(res.output)["judges"]}
+    questions = {q.id: q for q in store.all(Question)}
     for protocol in ("consultancy", "debate"):
-        human, model = rows[(protocol, "human")], rows[(protocol, "ensemble smol")]
+        human, model = rows[(protocol, "human (live)")], rows[(protocol, "ensemble smol")]
         assert human["debates"] == model["debates"] == 2
-        assert 0.0 <= model["accuracy"] <= 1.0 and 0.0 <= human["accuracy"] <= 1.0
+        # recomputed from the stored verdicts: the ensemble's mean probability per debate,
+        # and each human verdict on its own, correct when above 0.5 on the key
+        ensemble, people = [], []
+        for d in store.all(Debate):
+            if d.protocol != protocol:
+                continue
+            key = questions[d.question_id].correct_index
+            finals = [j for j in store.judgments([d.id]) if j.after_round == -1]
+            ours = [j.probs for j in finals if j.judge_id in summary.judge_ids]
+            ensemble.append(float(np.mean(ours, axis=0)[key] > 0.5))
+            people += [float(j.probs[key] > 0.5) for j in finals if j.kind == JudgeKind.HUMAN_LIVE]
+        assert model["accuracy"] == pytest.approx(np.mean(ensemble))
+        assert human["accuracy"] == pytest.approx(np.mean(people))
     table = CliRunner().invoke(app, ["report", "nyu-debates", "--db", store.url])
     assert table.exit_code == 0
     cells = table.output.split()  # rich may wrap "ensemble smol" inside its cell

@@ -19,7 +19,6 @@ import pytest
 from agents import transcript
 from agents.debater import Advocate
 from agents.judge import ORDERS, PromptedJudge
-from agents.quotes import extract_quotes, mark_quotes
 from oversight.backends.base import (
     BackendError,
     GenerateRequest,
@@ -34,6 +33,7 @@ from oversight.backends.chat_prompts import (
     neutralize_messages,
 )
 from oversight.models import resolve_model
+from oversight.quotes import extract_quotes, mark_quotes
 from oversight.store.tables import Question, Turn
 
 CONTEXT = "The ship left port at dawn. The captain was named Ada Lovelace."

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from agents.quotes import extract_quotes
 from oversight.cli import app
 from oversight.data import shared_data_dir
+from oversight.quotes import extract_quotes
 from oversight.store import Debate, JudgeKind, Judgment, Question, Store, Turn
 from oversight.store.judges import BEFORE_FIRST_ROUND
 from oversight.transcripts import import_files
