@@ -8,12 +8,20 @@ it; quotes are verified against it when the turn is stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agents import transcript
-from agents.quotes import extract_quotes
+from agents.context import fit_to_context
 from agents.templates import PromptTemplate, load_template
-from oversight.backends.base import Backend, GenerateRequest, Message, SamplingParams
+from oversight.backends.base import (
+    Backend,
+    Completion,
+    GenerateRequest,
+    Message,
+    SamplingParams,
+)
+from oversight.config import ContextPolicy
+from oversight.quotes import extract_quotes
 from oversight.store.tables import Question, Turn
 
 QUOTE_RULE = (
@@ -31,6 +39,9 @@ class Speech:
     prompt_tokens: int
     completion_tokens: int
     latency_s: float
+    context: dict[str, object] = field(default_factory=dict)
+    """What was left out to fit the model's context (:class:`agents.context.ContextFit`);
+    empty when the whole transcript fit."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,9 @@ class Advocate:
     word_limit: int
     params: SamplingParams
     template: PromptTemplate | None = None
+    context_policy: ContextPolicy = "fail"
+    """What to do when the transcript so far does not fit the model's context
+    (:mod:`agents.context`); the experiment's config hash covers it."""
 
     def prompt(self) -> PromptTemplate:
         return self.template or load_template(self.role)
@@ -53,11 +67,12 @@ class Advocate:
         assignment: dict[str, int],
         turns_so_far: Sequence[Turn],
         round_: int,
+        omitted: Sequence[int] = (),
     ) -> list[Message]:
         mine = assignment[speaker]
         others = [c for s, c in assignment.items() if s != speaker]
         opponent = others[0] if others else 1 - mine
-        history = transcript.for_speaker(turns_so_far, speaker, assignment)
+        history = transcript.for_speaker(turns_so_far, speaker, assignment, omitted)
         name = f"{self.role.capitalize()} {transcript.letter_for(mine, range(8))}"
         # Dataset text is untrusted too: it must not forge a speech block or a quote mark.
         choices = [transcript.plain(c) for c in question.choices]
@@ -85,14 +100,22 @@ class Advocate:
         turns_so_far: Sequence[Turn],
         round_: int,
     ) -> Speech:
-        request = GenerateRequest(
-            self.messages(question, speaker, assignment, turns_so_far, round_), self.params
+        async def attempt(visible: Sequence[Turn], omitted: Sequence[int]) -> Completion:
+            messages = self.messages(question, speaker, assignment, visible, round_, omitted)
+            (completion,) = await backend.generate([GenerateRequest(messages, self.params)])
+            return completion
+
+        completion, fit = await fit_to_context(
+            self.context_policy,
+            turns_so_far,
+            attempt,
+            f"{speaker} in round {round_ + 1}",
         )
-        (completion,) = await backend.generate([request])
         return Speech(
             text=completion.text,
             quotes=extract_quotes(completion.text, question.context),
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
             latency_s=completion.latency_s,
+            context=fit.record() if fit else {},
         )

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents import transcript
+from agents.context import fit_to_context
 from agents.templates import PromptTemplate, TemplateError, load_template
-from oversight.backends.base import Backend, BackendError, Message, ScoreRequest
-from oversight.config import ConfigError, JudgeConfig, ModelConfig
+from oversight.backends.base import Backend, BackendError, ChoiceScores, Message, ScoreRequest
+from oversight.config import ConfigError, ContextPolicy, JudgeConfig, ModelConfig
 from oversight.store.kinds import JudgeKind
 from oversight.store.tables import Question, Turn
 
@@ -43,6 +44,9 @@ class JudgeVerdict:
     probs: list[float]
     probs_by_order: dict[str, list[float]]
     raw: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    """What was left out to fit the model's context (:class:`agents.context.ContextFit`), the
+    same for both presentation orders; empty when the whole transcript fit."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class PromptedJudge:
     labels: tuple[str, ...] = LABELS
     assistant_prefix: str = ASSISTANT_PREFIX
     kind: JudgeKind = JudgeKind.PROMPTED
+    context_policy: ContextPolicy = "fail"
+    """What to do when a transcript does not fit the model's context (:mod:`agents.context`)."""
 
     @classmethod
     def from_template_name(
@@ -75,11 +81,16 @@ class PromptedJudge:
             load_template(judge.prompt),
             judge.sees_context,
             model_identity=model.output_identity(),
+            context_policy=model.context_policy,
         )
 
     def identity(self) -> dict[str, Any]:
-        """Everything that changes this judge's verdicts; its id is a digest of it."""
-        return {
+        """Everything that changes this judge's verdicts; its id is a digest of it.
+
+        ``context_policy`` is in it only when it is ``drop_oldest``: under ``fail`` every
+        verdict is one of the whole transcript, exactly what judges gave before the policy
+        existed, so their ids (and stored verdicts) stand."""
+        identity: dict[str, Any] = {
             "kind": self.kind.value,
             "model": self.model,
             "model_identity": dict(self.model_identity),
@@ -90,6 +101,9 @@ class PromptedJudge:
             "orders": [list(o) for o in ORDERS],
             "rendering": RENDERING,
         }
+        if self.context_policy != "fail":
+            identity["context_policy"] = self.context_policy
+        return identity
 
     @property
     def judge_id(self) -> str:
@@ -106,8 +120,9 @@ class PromptedJudge:
         turns: Sequence[Turn],
         assignment: dict[str, int],
         order: Sequence[int],
+        omitted: Sequence[int] = (),
     ) -> list[Message]:
-        text = transcript.for_judge(turns, assignment, order, question.context)
+        text = transcript.for_judge(turns, assignment, order, question.context, omitted)
         context = question.context if self.sees_context else None
         return self.template.render(
             context_section=f"Source material:\n{transcript.plain(context)}\n\n" if context else "",
@@ -129,18 +144,26 @@ class PromptedJudge:
                 f"judges need binarized questions; {question.id} has "
                 f"{len(question.choices)} choices"
             )
-        requests = [
-            ScoreRequest(
-                self.messages(question, turns, assignment, order),
-                labels=list(self.labels),
-                assistant_prefix=self.assistant_prefix,
-            )
-            for order in ORDERS
-        ]
-        scores = await asyncio.gather(*(backend.score_choices([r]) for r in requests))
+
+        async def attempt(visible: Sequence[Turn], omitted: Sequence[int]) -> list[ChoiceScores]:
+            # Both orders see the same rounds, so their average is of one transcript.
+            requests = [
+                ScoreRequest(
+                    self.messages(question, visible, assignment, order, omitted),
+                    labels=list(self.labels),
+                    assistant_prefix=self.assistant_prefix,
+                )
+                for order in ORDERS
+            ]
+            done = await asyncio.gather(*(backend.score_choices([r]) for r in requests))
+            return [score for (score,) in done]
+
+        scores, fit = await fit_to_context(
+            self.context_policy, turns, attempt, f"judge {self.name}"
+        )
         by_order: dict[str, list[float]] = {}
         raw: dict[str, Any] = {"judge": self.name, "template": self.template.name}
-        for order, (score,) in zip(ORDERS, scores, strict=True):
+        for order, score in zip(ORDERS, scores, strict=True):
             raw[order_key(order)] = {"labels": score.labels, "logprobs": score.logprobs}
             if score.probs is None:
                 raise BackendError(
@@ -152,7 +175,12 @@ class PromptedJudge:
                 per_choice[choice] = score.probs[pos]
             by_order[order_key(order)] = per_choice
         probs = [sum(p[c] for p in by_order.values()) / len(by_order) for c in range(2)]
-        return JudgeVerdict(probs=probs, probs_by_order=by_order, raw=raw)
+        return JudgeVerdict(
+            probs=probs,
+            probs_by_order=by_order,
+            raw=raw,
+            context=fit.record() if fit else {},
+        )
 
 
 def build_judges(

@@ -57,7 +57,21 @@ def load_template(name_or_path: str) -> PromptTemplate:
     """A built-in template by name (``agents/prompts/NAME.txt``) or a template file by path."""
     path = Path(name_or_path)
     if path.suffix == ".txt" and path.exists():
-        return parse_template(path.read_text(encoding="utf-8"), str(path))
+        try:
+            return parse_template(path.read_text(encoding="utf-8"), str(path))
+        except UnicodeDecodeError as err:
+            raise TemplateError(
+                f"template {str(path)!r} is not UTF-8 text (byte {err.start}: {err.reason})"
+            ) from None
+        except OSError as err:
+            raise TemplateError(
+                f"template {str(path)!r} cannot be read: {err.strerror or err}"
+            ) from None
+    if path.suffix and path.suffix != ".txt" and path.exists():
+        raise TemplateError(
+            f"{str(path)!r} is not a prompt template: templates are .txt files "
+            f"(a system part, a line {SEPARATOR!r}, a user part)"
+        )
     res = resources.files("agents") / "prompts" / f"{name_or_path}.txt"
     if not res.is_file():
         raise TemplateError(

@@ -3,7 +3,7 @@
 Speeches are untrusted text from adversarial speakers. Each one is shown as a block,
 ``<speech round="1" speaker="Debater defending A">`` ... ``</speech>``, whose header and
 attribution only the system writes: inside the speech every spelling of the ``speech`` tag and
-of the quote tags is escaped (:func:`agents.quotes.escape_tags`), so a speech cannot close its
+of the quote tags is escaped (:func:`oversight.quotes.escape_tags`), so a speech cannot close its
 own block, open one in another speaker's name, or mark its own quote verified. A line such as
 "Round 2, Debater defending B:" written in a speech stays inside that speech's block.
 """
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents.quotes import QUOTE_TAGS, escape_tags, mark_quotes
+from agents.context import omission_note
+from oversight.quotes import QUOTE_TAGS, escape_tags, mark_quotes
 from oversight.store.tables import Turn
 
 LETTERS = "ABCDEFGH"
@@ -45,9 +46,17 @@ def speech_block(round_: int, speaker: str, body: str) -> str:
     return f'<{SPEECH_TAG} round="{round_ + 1}" speaker="{speaker}">\n{body}\n</{SPEECH_TAG}>'
 
 
-def for_speaker(turns: Sequence[Turn], me: str, assignment: dict[str, int]) -> str:
-    """The transcript so far as a speaker sees it: its own speeches and the others'."""
-    blocks = []
+def _omitted(rounds: Sequence[int]) -> list[str]:
+    return [omission_note(rounds)] if rounds else []
+
+
+def for_speaker(
+    turns: Sequence[Turn], me: str, assignment: dict[str, int], omitted: Sequence[int] = ()
+) -> str:
+    """The transcript so far as a speaker sees it: its own speeches and the others'.
+
+    ``omitted`` rounds (left out to fit the model's context) are named in a note first."""
+    blocks = _omitted(omitted)
     for t in turns:
         who = "You" if t.speaker == me else f"Opponent ({role_of(t.speaker)})"
         side = letter_for(assignment[t.speaker], range(len(LETTERS)))
@@ -61,13 +70,15 @@ def for_judge(
     assignment: dict[str, int],
     order: Sequence[int],
     context: str | None,
+    omitted: Sequence[int] = (),
 ) -> str:
     """The transcript as a judge sees it, under one presentation order of the answers.
 
     Speakers are named by the letter of the answer they defend in this order, and quotes are
-    marked verified or unverified against the hidden context.
+    marked verified or unverified against the hidden context. ``omitted`` rounds (left out to
+    fit the model's context) are named in a note first.
     """
-    blocks = []
+    blocks = _omitted(omitted)
     for t in turns:
         side = letter_for(assignment[t.speaker], order)
         body = mark_quotes(t.text.strip(), context, reserved=(SPEECH_TAG,))

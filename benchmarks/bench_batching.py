@@ -1,22 +1,24 @@
 """Throughput of the transformers backend: concurrent requests batched vs one at a time.
 
 Reports a ratio measured in one run (the machine is shared and noisy, so absolute times mean
-little). Usage: ``python benchmarks/bench_batching.py [--model smollm2-135m-instruct] [--n 16]``.
+little): the speed-up of gathering concurrent calls into padded batches, for generation and
+for judges' label scoring.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
+from typing import Any
 
+from benchmarks.common import DEFAULT_MODEL, Figures, Options
 from oversight.backends import TransformersBackend
 from oversight.backends.base import GenerateRequest, SamplingParams, ScoreRequest
 
 QUESTION = "Explain in two sentences why the sky is blue. Variant {i}."
 
 
-async def _timed(backend: TransformersBackend, requests: list, concurrent: bool) -> float:
+async def _timed(backend: TransformersBackend, requests: list[Any], concurrent: bool) -> float:
     call = backend.generate if isinstance(requests[0], GenerateRequest) else backend.score_choices
     start = time.perf_counter()
     if concurrent:
@@ -27,7 +29,7 @@ async def _timed(backend: TransformersBackend, requests: list, concurrent: bool)
     return time.perf_counter() - start
 
 
-async def main(model: str, n: int, max_new_tokens: int) -> None:
+async def _measure(model: str, n: int, max_new_tokens: int) -> Figures:
     params = SamplingParams(max_new_tokens=max_new_tokens)
     gen = [
         GenerateRequest([{"role": "user", "content": QUESTION.format(i=i)}], params)
@@ -43,21 +45,23 @@ async def main(model: str, n: int, max_new_tokens: int) -> None:
     ]
     backend = TransformersBackend(model, max_batch_size=n)
     await backend.load()
-    await _timed(backend, gen[:2], concurrent=True)  # warm-up
-    for name, reqs in (("generate", gen), ("score_choices", score)):
-        one = await _timed(backend, reqs, concurrent=False)
-        batched = await _timed(backend, reqs, concurrent=True)
-        print(
-            f"{name:14s} n={n}: one-by-one {one:6.2f}s  batched {batched:6.2f}s  "
-            f"speed-up x{one / batched:.2f}"
-        )
-    await backend.aclose()
+    out: Figures = {"model": model, "requests": n, "max_new_tokens": max_new_tokens}
+    try:
+        await _timed(backend, gen[:2], concurrent=True)  # warm-up
+        for name, reqs in (("generate", gen), ("score_choices", score)):
+            one = await _timed(backend, reqs, concurrent=False)
+            batched = await _timed(backend, reqs, concurrent=True)
+            out[name] = {
+                "one_by_one_s": round(one, 3),
+                "batched_s": round(batched, 3),
+                "speedup": round(one / batched, 2),
+            }
+    finally:
+        await backend.aclose()
+    return out
 
 
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--n", type=int, default=16)
-    ap.add_argument("--max-new-tokens", type=int, default=32)
-    args = ap.parse_args()
-    asyncio.run(main(args.model, args.n, args.max_new_tokens))
+def run(options: Options) -> Figures:
+    """16 requests of 32 new tokens (quick: 4 of 4)."""
+    n, tokens = (4, 4) if options.quick else (16, 32)
+    return asyncio.run(_measure(options.model or DEFAULT_MODEL, n, tokens))

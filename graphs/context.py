@@ -5,6 +5,7 @@ Graph state holds only ids and counters; everything large lives in the Store.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from langgraph.types import RetryPolicy
@@ -13,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from agents.debater import Advocate
 from agents.judge import PromptedJudge
 from oversight.backends.base import Backend, BackendError
-from oversight.store import Store
+from oversight.store import Debate, Question, Store
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,42 @@ class JudgeBinding:
     backend: Backend
 
 
+FACTS_CACHE_SIZE = 4096
+"""Debates whose (debate, question) rows a context keeps: enough for every debate in flight."""
+
+
 @dataclass
 class GraphContext:
     store: Store
     judges: list[JudgeBinding]
     advocates: dict[str, tuple[Advocate, Backend, str]] = field(default_factory=dict)
     """Per protocol name: the advocate, its backend and its model reference."""
+    _facts: OrderedDict[str, tuple[Debate, Question]] = field(
+        default_factory=OrderedDict, repr=False
+    )
+
+    def facts(self, debate_id: str) -> tuple[Debate, Question]:
+        """A debate's row and its question, read once per debate, not once per node.
+
+        What nodes read of them (question, assignment, protocol) never changes once planned,
+        so every speech and judgment of a debate shares one read; the cache is bounded (LRU)
+        so memory stays flat however many debates a run has.
+        """
+        found = self._facts.get(debate_id)
+        if found is not None:
+            self._facts.move_to_end(debate_id)
+            return found
+        debate = self.store.debate(debate_id)
+        return self.remember(debate, self.store.question(debate.question_id))
+
+    def remember(self, debate: Debate, question: Question) -> tuple[Debate, Question]:
+        """Keep a debate's rows a caller already holds (the runner plans them in memory)."""
+        found = (debate, question)
+        self._facts[debate.id] = found
+        self._facts.move_to_end(debate.id)
+        if len(self._facts) > FACTS_CACHE_SIZE:
+            self._facts.popitem(last=False)
+        return found
 
 
 def is_transient(err: Exception) -> bool:

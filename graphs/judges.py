@@ -37,25 +37,25 @@ def build_judge_ensemble(ctx: GraphContext) -> Any:
     async def judge(task: JudgeTask) -> dict[str, list[int]]:
         binding = ctx.judges[task["judge_index"]]
         debate_id = task["debate_id"]
-        found = ctx.store.judgment(debate_id, binding.judge.judge_id)
+        judge_id = binding.judge.judge_id
+        found = ctx.store.judgment_id(debate_id, judge_id)
         if found is None:
-            debate = ctx.store.debate(debate_id)
-            question = ctx.store.question(debate.question_id)
+            debate, question = ctx.facts(debate_id)
             turns = ctx.store.turns(debate_id)
             verdict = await binding.judge.judge(binding.backend, question, turns, debate.assignment)
-            found = ctx.store.add_judgment(
+            found = ctx.store.add_judgment_id(
                 Judgment(
                     debate_id=debate_id,
-                    judge_id=binding.judge.judge_id,
+                    judge_id=judge_id,
                     kind=binding.judge.kind,
                     model=binding.judge.model,
                     probs=verdict.probs,
                     probs_by_order=verdict.probs_by_order,
                     raw=verdict.raw,
+                    context=verdict.context,
                 )
             )
-        assert found.id is not None
-        return {"judgment_ids": [found.id]}
+        return {"judgment_ids": [found]}
 
     builder = StateGraph(EnsembleState)
     builder.add_node("judge", judge, input_schema=JudgeTask, retry_policy=RETRY)  # type: ignore[call-overload]

@@ -45,30 +45,31 @@ def _speak_node(ctx: GraphContext, protocol: str, speaker: str, sees_same_round:
 
     async def speak(state: DebateState) -> dict[str, Any]:
         debate_id, round_ = state["debate_id"], state["round"]
-        if ctx.store.turn(debate_id, round_, speaker) is not None:
+        # One read of the transcript answers both "is my turn stored?" and "what do I see?".
+        stored = ctx.store.turns(debate_id)
+        if any(t.round == round_ and t.speaker == speaker for t in stored):
             return {}
-        debate = ctx.store.debate(debate_id)
-        question = ctx.store.question(debate.question_id)
-        visible = [
-            t
-            for t in ctx.store.turns(debate_id)
-            if t.round < round_ or (sees_same_round and t.round == round_)
-        ]
+        debate, question = ctx.facts(debate_id)
+        visible = [t for t in stored if t.round < round_ or (sees_same_round and t.round == round_)]
         speech = await advocate.speak(
             backend, question, speaker, debate.assignment, visible, round_
         )
-        ctx.store.add_turn(
-            Turn(
-                debate_id=debate_id,
-                round=round_,
-                speaker=speaker,
-                model=model,
-                text=speech.text,
-                quotes=speech.quotes,
-                prompt_tokens=speech.prompt_tokens,
-                completion_tokens=speech.completion_tokens,
-                latency_s=speech.latency_s,
-            )
+        # Insert-or-ignore without add_turn's read-back: nothing here needs the stored row.
+        ctx.store.insert_ignore(
+            [
+                Turn(
+                    debate_id=debate_id,
+                    round=round_,
+                    speaker=speaker,
+                    model=model,
+                    text=speech.text,
+                    quotes=speech.quotes,
+                    prompt_tokens=speech.prompt_tokens,
+                    completion_tokens=speech.completion_tokens,
+                    latency_s=speech.latency_s,
+                    context=speech.context,
+                )
+            ]
         )
         return {}
 

@@ -15,9 +15,11 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
+from agents.judge import build_judges
 from oversight.backends.base import BackendStartError
 from oversight.cli_console import (
     DbOption,
+    MaskSecrets,
     console,
     err_console,
     fail,
@@ -37,10 +39,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Debate experiments, weak judges and weak-to-strong training."""
+    handler = RichHandler(console=err_console, show_path=False)
+    handler.addFilter(MaskSecrets())
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False)],
+        handlers=[handler],
     )
 
 
@@ -64,6 +68,7 @@ def run(
 
     try:
         cfg = load_config(config)
+        build_judges(cfg.judges, cfg.models, source=f"{config}: judges")  # templates, now
     except ConfigError as err:
         raise fail(str(err)) from None
     cfg = with_overrides(cfg, "command line", **{"data.limit": limit, "concurrency": concurrency})
@@ -116,13 +121,18 @@ def status(
         for d in debates:
             by_status[d.status] = by_status.get(d.status, 0) + 1
         turns = store.count_turns(ids)
+        judgments = store.judgments(ids)
         rows.append(
             {
                 "experiment": exp.name,
                 "questions": len({d.question_id for d in debates}),
                 "debates": by_status,
                 "turns": turns,
-                "judgments": len(store.judgments(ids)),
+                "judgments": len(judgments),
+                "context_dropped": {
+                    "turns": store.turns_fitted_to_context(ids),
+                    "judgments": sum(1 for j in judgments if j.context),
+                },
                 "created": exp.created.isoformat(),
                 "failures": [
                     {"debate": d.id, "key": d.key, "error": d.error, "traceback": d.traceback}
@@ -146,6 +156,15 @@ def status(
             str(r["judgments"]),
         )
     console.print(table)
+    for r in rows:
+        cut = r["context_dropped"]
+        if cut["turns"] or cut["judgments"]:
+            console.print(
+                f"{escape(r['experiment'])}: {cut['turns']} turns and {cut['judgments']} "
+                "judgments read the transcript without its earliest rounds, to fit the model's "
+                "context (context_policy = drop_oldest; their `context` field says which)",
+                highlight=False,
+            )
     for r in rows:
         shown = r["failures"] if failures else r["failures"][:5]
         for f in shown:
@@ -195,11 +214,21 @@ def report(
         ),
     ] = None,
     ties: TiesOption = "incorrect",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write report.md, plots/*.png and transcripts.html into this folder "
+            "instead of printing the tables.",
+        ),
+    ] = None,
 ) -> None:
     """Judge accuracy per protocol (95% bootstrap CI), debater win rates, judge confidence.
 
     One row per judge group: the experiment's prompted judges, each replayed ensemble, each
-    trained weak ensemble and the human judges of imported transcripts, side by side.
+    trained weak ensemble and the human judges of imported transcripts, side by side. With
+    --out, also calibration, position bias, belief by round, weak-to-strong PGR, plots and a
+    transcript browser, as files.
     """
     from oversight.report import experiment_summary
     from oversight.report.groups import UnknownGroupError
@@ -207,6 +236,24 @@ def report(
     if ties not in TIE_RULES:
         raise fail(f"--ties: unknown rule {ties!r} (known: {', '.join(TIE_RULES)})")
     store = open_store(db, create=False)
+    if out is not None:
+        from oversight.report.write import ReportError, write_report
+
+        try:
+            written = write_report(
+                store,
+                experiment,
+                out,
+                per_judge=per_judge,
+                same_debates=same_debates,
+                wins_by=wins_by,
+                ties=ties,  # type: ignore[arg-type]
+            )
+        except (StoreError, UnknownGroupError, ReportError) as err:
+            raise fail(str(err)) from None
+        for path in (written.markdown, *written.plots, written.transcripts):
+            console.print(f"wrote {escape(str(path))}", highlight=False, soft_wrap=True)
+        return
     try:
         summary = experiment_summary(
             store,
@@ -269,6 +316,7 @@ def replay(
 
     try:
         cfg = load_replay_config(judges)
+        build_judges(cfg.judges, cfg.models, source=f"{judges}: judges")  # templates, now
     except ConfigError as err:
         raise fail(str(err)) from None
     label = name or judges.stem

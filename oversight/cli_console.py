@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from oversight.config import STORE_PRECEDENCE, ConfigError, resolve_store_url, validate_as
 from oversight.store import Store, StoreError
+from oversight.store.store import mask_secrets
 
 console = Console()
 err_console = Console(stderr=True)
@@ -64,16 +65,31 @@ def with_overrides(cfg: M, source: str, **updates: Any) -> M:
         raise fail(str(err)) from None
 
 
+class MaskSecrets(logging.Filter):
+    """Masks the password of every URL in a log record before a handler writes it: the last
+    guard behind the sources that mask their own messages (a library may log a URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
 def fail(message: str) -> typer.Exit:
-    """Print ``error: MESSAGE`` to stderr; the caller raises the returned exit (code 2)."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    """Print ``error: MESSAGE`` to stderr (passwords in URLs masked); the caller raises the
+    returned exit (code 2)."""
+    err_console.print(
+        f"[bold red]error:[/] {escape(mask_secrets(message))}", highlight=False, soft_wrap=True
+    )
     return typer.Exit(code=2)
 
 
 def report_failures(errors: dict[str, str], limit: int = 5) -> None:
     """Print the first ``limit`` per-debate failures, one line each."""
     for did, msg in list(errors.items())[:limit]:
-        err_console.print(f"  failed {escape(did)}: {escape(msg)}", highlight=False)
+        err_console.print(f"  failed {escape(did)}: {escape(mask_secrets(msg))}", highlight=False)
 
 
 @contextlib.contextmanager

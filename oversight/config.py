@@ -27,6 +27,9 @@ from oversight.data.registry import source_spec
 
 DEFAULT_STORE = "sqlite:///oversight.db"
 
+ContextPolicy = Literal["fail", "drop_oldest"]
+"""What a speaker or judge does when its prompt would not fit its model's context."""
+
 
 STORE_ENV = "OVERSIGHT_DB"
 """Environment variable naming the Store URL."""
@@ -92,9 +95,18 @@ class ModelConfig(_Strict):
     """Weights dtype (transformers and vllm); ``auto`` takes the checkpoint's, as GPUs want."""
     max_batch_size: int = Field(default=8, ge=1)
     """Most requests gathered into one forward pass."""
+    context_policy: ContextPolicy = "fail"
+    """What a speaker or judge on this model does when the transcript makes its prompt longer
+    than the model's context: ``fail`` fails that debate with the model, its context length and
+    the prompt length as the reason; ``drop_oldest`` leaves the earliest rounds out of what that
+    speaker or judge reads until the prompt fits, says so in the prompt, and records the
+    rounds dropped on the Turn or Judgment (its ``context`` field). Nothing is ever cut
+    silently. Part of what a judge is (its id) and of the experiment's identity, since dropped
+    rounds change what is said and decided."""
     # -- vllm (in-process engine) ---------------------------------------------------------
     max_model_len: int | None = Field(default=None, ge=16)
-    """vllm: context length of the engine (prompt + completion); None takes the model's."""
+    """vllm: context length of the engine (prompt + completion); None takes the model's.
+    openai: the server's context length; None asks the server (vLLM reports it)."""
     gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
     """vllm: fraction of GPU memory the engine may use (weights + KV cache). On CPU builds the
     KV cache size comes from the ``VLLM_CPU_KVCACHE_SPACE`` environment variable (GiB)."""
@@ -299,7 +311,13 @@ SERVING_FIELDS = frozenset(
 """Model fields that say where and how fast a model is served, not what it computes: changing
 them (more replicas, another URL, a longer timeout) resumes the same experiment."""
 
-_RESULT_FIELDS_ADDED = {"lora": None, "max_lora_rank": 16, "served_model": None, "tokenizer": None}
+_RESULT_FIELDS_ADDED = {
+    "lora": None,
+    "max_lora_rank": 16,
+    "served_model": None,
+    "tokenizer": None,
+    "context_policy": "fail",
+}
 """Model fields that can change results, added after experiments were first stored: left out of
 the hash at their defaults, so those experiments keep their hash."""
 

@@ -19,6 +19,7 @@ from oversight.backends.base import Backend, BackendStartError
 from oversight.backends.factory import make_backend
 from oversight.config import ModelConfig
 from oversight.store import Debate
+from oversight.store.store import mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,14 @@ class Executor:
                 raise
             except Exception as err:
                 cfg = self.models[alias]
-                log.debug("models.%s failed to start:\n%s", alias, traceback.format_exc())
+                log.debug(
+                    "models.%s failed to start:\n%s", alias, mask_secrets(traceback.format_exc())
+                )
                 raise BackendStartError(
-                    f"models.{alias} ({cfg.model}, backend {cfg.backend}) could not start: "
-                    f"{type(err).__name__}: {err}; {REMEDIES.get(cfg.backend, '')}"
+                    mask_secrets(
+                        f"models.{alias} ({cfg.model}, backend {cfg.backend}) could not start: "
+                        f"{type(err).__name__}: {err}; {REMEDIES.get(cfg.backend, '')}"
+                    )
                 ) from err
 
     async def run(
@@ -119,8 +124,9 @@ class Executor:
                 except BackendStartError:
                     raise
                 except Exception as err:  # one debate's failure must not stop the others
-                    reason = f"{type(err).__name__}: {err}"
-                    trace = traceback.format_exc()
+                    # Errors quote the URLs they failed on: no password goes further.
+                    reason = mask_secrets(f"{type(err).__name__}: {err}")
+                    trace = mask_secrets(traceback.format_exc())
                     log.debug("debate %s failed:\n%s", debate.id, trace)
                     if on_failure is not None:
                         on_failure(debate, reason, trace)

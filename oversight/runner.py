@@ -155,7 +155,12 @@ class Runner:
                 )
                 role = "debater" if isinstance(proto, DebateProtocol) else "consultant"
                 ctx.advocates[pname] = (
-                    Advocate(role, proto.word_limit, params),
+                    Advocate(
+                        role,
+                        proto.word_limit,
+                        params,
+                        context_policy=self.cfg.models[proto.model].context_policy,
+                    ),
                     self.backend(proto.model),
                     self.cfg.models[proto.model].model,
                 )
@@ -231,12 +236,16 @@ class Runner:
         renewing = asyncio.create_task(self._renew(owner, in_flight))
         try:
             await self.executor.start(self.aliases())
-            graphs = self.graphs(self.context())
+            ctx = self.context()
+            graphs = self.graphs(ctx)
+            by_id = {q.id: q for q in questions}
 
             async def work(d: Debate) -> bool:
                 # Several processes may share this Store: each debate is run by one of them.
                 if not self.store.claim(d.id, owner, sorted(wanted)):
                     return False
+                # The planned row and its question are in memory: the nodes need not read them.
+                ctx.remember(d, by_id[d.question_id])
                 in_flight.add(d.id)
                 try:
                     await graphs[d.protocol].ainvoke(

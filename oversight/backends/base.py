@@ -77,6 +77,41 @@ class BackendError(RuntimeError):
         self.transient = transient
 
 
+class ContextOverflowError(BackendError):
+    """A prompt that does not fit the model's context, refused before it reaches the model.
+
+    Past its context a model does not fail, it reads positions it was never trained on, so
+    every backend refuses such a prompt with this error; the speaker or judge that built the
+    prompt then applies its context policy (fail, or drop the earliest rounds and try again).
+    """
+
+    def __init__(
+        self, model: str, *, prompt_tokens: int, new_tokens: int, context_tokens: int
+    ) -> None:
+        super().__init__(
+            f"{model}: prompt of {prompt_tokens} tokens + max_new_tokens {new_tokens} exceeds "
+            f"the model's context of {context_tokens} tokens"
+        )
+        self.model = model
+        self.prompt_tokens = prompt_tokens
+        self.new_tokens = new_tokens
+        self.context_tokens = context_tokens
+
+
+def check_context(
+    model: str, prompt_tokens: int, new_tokens: int, context_tokens: int | None
+) -> None:
+    """Raise :class:`ContextOverflowError` unless the prompt and the tokens to generate fit
+    (an unknown context, None, is not checked here: the server checks it)."""
+    if context_tokens is not None and prompt_tokens + new_tokens > context_tokens:
+        raise ContextOverflowError(
+            model,
+            prompt_tokens=prompt_tokens,
+            new_tokens=new_tokens,
+            context_tokens=context_tokens,
+        )
+
+
 class BackendStartError(BackendError):
     """A backend that cannot start at all (a model that does not load, an engine that fails
     to initialise): every debate would fail the same way, so the run stops at once."""

@@ -45,5 +45,6 @@ def make_backend(alias: str, cfg: ModelConfig) -> Backend:
             timeout_s=cfg.timeout_s,
             max_retries=cfg.max_retries,
             tokenizer=cfg.tokenizer,
+            max_model_len=cfg.max_model_len,
         )
     raise ValueError(f"models.{alias}.backend: unknown backend {cfg.backend!r}")

@@ -28,13 +28,25 @@ tokens on, so they are sent through
 control tokens when it loads, the common chat formats' always): a speech that writes
 ``<|im_end|>`` reaches the model as text, never as the end of its turn.
 
+Context: with a local tokenizer, a prompt is counted before it is sent, against
+``max_model_len`` when the config gives it, else the context the server reports for the model
+in ``/v1/models`` (vLLM does); one that does not fit is refused here with
+:class:`~oversight.backends.base.ContextOverflowError`, as on the other backends, so the
+speaker's or judge's context policy applies. Without a tokenizer or a known context the server
+is left to refuse it (an HTTP 400, which fails the debate).
+
 The API key is read from the environment variable named in the config, when the client is
-made; it is never stored on this object's public attributes, in the Store or in a log.
+made; it is never stored on this object's public attributes, in the Store or in a log. A base
+URL may carry credentials (``http://user:password@host/v1``, HTTP basic auth for a proxy in
+front of the server): they are taken out of the URL and sent as an ``Authorization`` header,
+so the URL the client holds, logs and puts in its errors has none, and every URL this backend
+shows (errors, logs, :attr:`replica_stats`) has its password masked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import random
@@ -44,6 +56,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from oversight.backends.base import (
     BackendError,
@@ -52,6 +65,7 @@ from oversight.backends.base import (
     GenerateRequest,
     Message,
     ScoreRequest,
+    check_context,
 )
 from oversight.backends.chat_prompts import ChatPrompter, neutralize_messages
 from oversight.backends.label_scores import choice_scores, scores_from_token_logprobs
@@ -66,6 +80,8 @@ TOP_LOGPROBS = 20
 """The most top log-probs the OpenAI API (and vLLM's default ``--max-logprobs``) returns."""
 TOKEN_ID_PREFIX = "token_id:"
 MAX_RETRY_AFTER_S = 60.0
+MODELS_TIMEOUT_S = 10.0
+"""Longest wait for ``/v1/models`` (asked once for the served model's context length)."""
 
 
 @dataclass
@@ -73,6 +89,7 @@ class ReplicaStats:
     """Per base URL: how requests were spread and how many attempts failed."""
 
     url: str
+    """The base URL as shown: its password, if it had one, masked."""
     requests: int = 0
     failures: int = 0
     in_flight: int = 0
@@ -83,6 +100,34 @@ class _Replica:
     stats: ReplicaStats
     client: Any
     """``openai.AsyncOpenAI`` bound to one base URL (and to the event loop that made it)."""
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    """A base URL split into what the client may hold and log, and its credentials."""
+
+    url: str
+    """Without credentials: what the HTTP client is given."""
+    shown: str
+    """With the password masked: what errors, logs and stats show."""
+    authorization: str | None
+    """``Basic ...`` from the URL's user and password, if it had any."""
+
+
+def _endpoint(url: str) -> _Endpoint:
+    from oversight.config import mask_credentials
+
+    parts = urlsplit(url.rstrip("/"))
+    if parts.username is None and parts.password is None:
+        return _Endpoint(parts.geturl(), parts.geturl(), None)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return _Endpoint(
+        urlunsplit(parts._replace(netloc=netloc)),
+        mask_credentials(parts.geturl()),
+        "Basic " + base64.b64encode(pair.encode()).decode("ascii"),
+    )
 
 
 def classify_error(exc: BaseException, where: str) -> tuple[BackendError, float | None]:
@@ -139,6 +184,7 @@ class OpenAIBackend:
         timeout_s: float = 120.0,
         max_retries: int = 3,
         tokenizer: str | None = None,
+        max_model_len: int | None = None,
         backoff_s: float = 0.5,
         max_backoff_s: float = 8.0,
         cache_dir: Path | None = None,
@@ -149,23 +195,30 @@ class OpenAIBackend:
             raise ValueError("max_retries must not be negative")
         self.model_name = model
         self.name = name or model
-        self.base_urls = [u.rstrip("/") for u in base_urls]
+        self._endpoints = [_endpoint(u) for u in base_urls]
+        self.base_urls = [e.shown for e in self._endpoints]
+        """The base URLs as shown (passwords masked); the client gets them without."""
         self.served_model = served_model or model
         self.api_key_env = api_key_env
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.tokenizer_name = tokenizer or model
+        self.max_model_len = max_model_len
+        """The server's context length, if configured; else asked of the server."""
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.cache_dir = cache_dir
         self.retries = 0
         """Attempts that failed transiently and were retried."""
-        self._stats = [ReplicaStats(u) for u in self.base_urls]
+        self._stats = [ReplicaStats(e.shown) for e in self._endpoints]
         self._replicas: list[_Replica] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._prompter: ChatPrompter | None = None
         self._prompter_loaded = False
         self._prompter_lock = threading.Lock()
+        self._context: int | None = max_model_len
+        self._context_known = max_model_len is not None
+        self._context_lock: asyncio.Lock | None = None
         self._closed = False
 
     # -- public API -------------------------------------------------------------------
@@ -199,9 +252,13 @@ class OpenAIBackend:
     ) -> Completion:
         p = request.params
         started = time.perf_counter()
+        messages = _safe_messages(request.messages, prompter)
+        if prompter is not None and (context := await self._context_tokens()) is not None:
+            # Counted only when there is a context to count against: no cost otherwise.
+            self._check_context(len(prompter.generate_ids(messages)), p.max_new_tokens, context)
         kwargs: dict[str, Any] = {
             "model": self.served_model,
-            "messages": _safe_messages(request.messages, prompter),
+            "messages": messages,
             "max_tokens": p.max_new_tokens,
             "temperature": p.temperature,
             "top_p": p.top_p,
@@ -237,9 +294,11 @@ class OpenAIBackend:
         label_ids: list[int] | None = None
         if prompter is not None:
             try:
-                label_ids = prompter.label_ids(request)
+                prompt = prompter.score_prompt(request)
             except Exception as exc:
                 raise BackendError(f"{self.name}: {exc}") from exc
+            self._check_context(len(prompt.prompt_ids), 0, await self._context_tokens())
+            label_ids = prompt.label_ids
             extra |= {"logprob_token_ids": label_ids, "return_tokens_as_token_ids": True}
         else:
             kwargs["top_logprobs"] = TOP_LOGPROBS
@@ -272,6 +331,47 @@ class OpenAIBackend:
             spellings = [label, " " + label] if after_space else [" " + label, label]
             logprobs.append(next((by_text[s] for s in spellings if s in by_text), None))
         return choice_scores(request.labels, logprobs)
+
+    def _check_context(self, prompt_tokens: int, new_tokens: int, context: int | None) -> None:
+        """Refuse a prompt the server's context cannot hold, before sending it."""
+        described = (
+            self.name if self.name == self.model_name else f"{self.name} ({self.model_name})"
+        )
+        check_context(described, prompt_tokens, new_tokens, context)
+
+    async def _context_tokens(self) -> int | None:
+        """``max_model_len`` from the config, else the one the server reports, asked once."""
+        if self._context_known:
+            return self._context
+        replicas = self._ensure_clients()
+        if self._context_lock is None:
+            self._context_lock = asyncio.Lock()
+        async with self._context_lock:
+            if not self._context_known:
+                self._context, self._context_known = await self._served_context(replicas[0])
+        return self._context
+
+    async def _served_context(self, replica: _Replica) -> tuple[int | None, bool]:
+        """The context the server lists for the served model, and whether that answer is
+        final: a server that lists none (or says no) is not asked again, one that could not
+        be reached is asked again at the next request."""
+        import openai
+
+        try:
+            # A short timeout: this is a courtesy lookup, not the request being waited for.
+            client = replica.client.with_options(timeout=min(self.timeout_s, MODELS_TIMEOUT_S))
+            page = await client.models.list()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # not every server lists models; the server then checks
+            log.debug("%s: no context length from %s/models: %s", self.name, replica.stats.url, exc)
+            final = isinstance(exc, openai.APIStatusError) and exc.status_code < 500
+            return None, final
+        for entry in getattr(page, "data", None) or []:
+            if getattr(entry, "id", None) == self.served_model:
+                value = getattr(entry, "max_model_len", None)
+                return (int(value) if isinstance(value, int) and value > 0 else None), True
+        return None, True
 
     async def _call(self, send: Callable[[Any], Awaitable[T]]) -> T:
         """Send with retries on transient errors, moving to another replica after a failure."""
@@ -341,17 +441,23 @@ class OpenAIBackend:
                     f"{self.name}: environment variable {self.api_key_env} (api_key_env) is not set"
                 )
         self._loop = loop
+        self._context_lock = None  # an asyncio.Lock belongs to the loop that made it
         self._replicas = [
             _Replica(
                 stats,
                 openai.AsyncOpenAI(
-                    base_url=stats.url,
+                    base_url=endpoint.url,
                     api_key=api_key,
                     timeout=self.timeout_s,
                     max_retries=0,  # retries are ours: only transient errors, across replicas
+                    default_headers=(
+                        {"Authorization": endpoint.authorization}
+                        if endpoint.authorization
+                        else None
+                    ),
                 ),
             )
-            for stats in self._stats
+            for stats, endpoint in zip(self._stats, self._endpoints, strict=True)
         ]
         return self._replicas
 

@@ -24,6 +24,7 @@ from oversight.backends.base import (
     Completion,
     GenerateRequest,
     ScoreRequest,
+    check_context,
 )
 from oversight.backends.chat_prompts import ChatPrompter
 from oversight.models import resolve_model
@@ -292,6 +293,7 @@ class TransformersBackend:
                 keeps_logits_arg="logits_to_keep" in inspect.signature(model.forward).parameters,
                 stats=self.stats,
                 context_tokens=getattr(model.config, "max_position_embeddings", None),
+                model_ref=self.model_name,
             )
             self.resolved_path = path
             self.stats.loads += 1
@@ -339,6 +341,8 @@ class _LoadedModel:
     keeps_logits_arg: bool
     stats: BackendStats
     context_tokens: int | None = None
+    model_ref: str | None = None
+    """The model as configured (alias, path or hub id), named in context errors."""
     prompter: ChatPrompter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -358,11 +362,10 @@ class _LoadedModel:
     def check_length(self, prompt_tokens: int, new_tokens: int) -> None:
         """Refuse a prompt the model cannot read whole: past its context it would not fail,
         it would silently produce text from positions it was never trained on."""
-        if self.context_tokens is not None and prompt_tokens + new_tokens > self.context_tokens:
-            raise BackendError(
-                f"{self.name}: prompt of {prompt_tokens} tokens + max_new_tokens {new_tokens} "
-                f"exceeds the model's context of {self.context_tokens} tokens"
-            )
+        described = self.name
+        if self.model_ref and self.model_ref != self.name:
+            described = f"{self.name} ({self.model_ref})"
+        check_context(described, prompt_tokens, new_tokens, self.context_tokens)
 
     def encode(self, texts: list[str]) -> Any:
         # The chat template already writes any BOS/special tokens as text.

@@ -41,8 +41,10 @@ from oversight.backends.base import (
     Completion,
     GenerateRequest,
     ScoreRequest,
+    check_context,
 )
 from oversight.backends.chat_prompts import ChatPrompter
+from oversight.backends.cpu_kv_cache import plan_cpu_kv_cache
 from oversight.backends.label_scores import choice_scores, scores_from_token_logprobs
 from oversight.models import resolve_model
 
@@ -98,6 +100,12 @@ class EngineOptions:
                 "max_lora_rank": self.max_lora_rank,
                 "max_loras": self.max_loras,
             }
+        if current_platform.is_cpu():
+            # vLLM's CPU default reserves 90% of the memory node and refuses to start when
+            # others hold some of it; size the cache from the model and the free memory.
+            plan = plan_cpu_kv_cache(self.model, dtype=self.dtype, max_model_len=self.max_model_len)
+            if plan is not None:
+                kwargs["kv_cache_memory_bytes"] = plan.bytes
         return AsyncEngineArgs(**kwargs)
 
 
@@ -239,6 +247,9 @@ class _Bound:
     lora: Any = None
     exact_labels: bool = field(default=True)
     """Whether this vLLM returns log-probs of requested token ids (``logprob_token_ids``)."""
+    context_tokens: int | None = None
+    """The engine's context length (``max_model_len``): longer prompts are refused here, with
+    the same :class:`~oversight.backends.base.ContextOverflowError` as the other backends."""
 
 
 class VLLMBackend:
@@ -368,8 +379,18 @@ class VLLMBackend:
                     Path(self.lora_path).name, _lora_id(self.lora_path), self.lora_path
                 )
             self.options = options
-            self._bound = _Bound(engine, prompter, lora, _supports_label_ids())
+            model_config = getattr(engine.llm, "model_config", None)
+            context = getattr(model_config, "max_model_len", None) or options.max_model_len
+            self._bound = _Bound(
+                engine, prompter, lora, _supports_label_ids(), int(context) if context else None
+            )
             return self._bound
+
+    def _described(self) -> str:
+        """The alias and the model it serves, as errors name them."""
+        if self.model_name == self.name:
+            return self.name
+        return f"{self.name} ({self.model_name})"
 
     async def _run(self, bound: _Bound, prompt_ids: list[int], params: Any) -> Any:
         """Submit one request and wait for its final output, on the engine's loop."""
@@ -391,6 +412,7 @@ class VLLMBackend:
         started = time.perf_counter()
         p = request.params
         prompt_ids = bound.prompter.generate_ids(request.messages)
+        check_context(self._described(), len(prompt_ids), p.max_new_tokens, bound.context_tokens)
         params = SamplingParams(
             max_tokens=p.max_new_tokens,
             temperature=p.temperature,
@@ -412,6 +434,7 @@ class VLLMBackend:
         from vllm import SamplingParams
 
         prompt = bound.prompter.score_prompt(request)
+        check_context(self._described(), len(prompt.prompt_ids), 0, bound.context_tokens)
         if bound.exact_labels:
             params = SamplingParams(
                 max_tokens=1, temperature=0.0, logprob_token_ids=list(prompt.label_ids)

@@ -11,6 +11,8 @@
   leaves out, and the same config would give other text than the ``vllm`` and
   ``transformers`` backends, which use only what the request says.
 - ``--enforce-eager`` on CPU builds, where torch.compile adds minutes to every start.
+- ``--kv-cache-memory-bytes`` on CPU builds, sized from the model and the free memory
+  (:mod:`oversight.backends.cpu_kv_cache`) unless ``VLLM_CPU_KVCACHE_SPACE`` is set.
 
 The model is resolved like everywhere else, so a registry alias serves its converted local
 copy when offline. Arguments after these defaults go to vLLM unchanged and win.
@@ -33,6 +35,7 @@ from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 
+from oversight.backends.cpu_kv_cache import plan_cpu_kv_cache
 from oversight.models import resolve_model
 
 __all__ = ["VLLMServer", "free_port", "is_cpu_build", "server_command"]
@@ -93,7 +96,34 @@ def server_command(
     ]
     if is_cpu_build():
         cmd.append("--enforce-eager")
+        cmd += _cpu_kv_cache_args(path, extra_args)
     return cmd + list(extra_args)
+
+
+def _option(args: Sequence[str], name: str) -> str | None:
+    """The last value of ``--name V`` or ``--name=V`` in ``args`` (argparse: the last wins)."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def _cpu_kv_cache_args(path: str, extra_args: Sequence[str]) -> list[str]:
+    """``--kv-cache-memory-bytes`` sized for this machine, unless the user sized it."""
+    if _option(extra_args, "--kv-cache-memory-bytes") is not None:
+        return []
+    max_len = _option(extra_args, "--max-model-len")
+    max_seqs = _option(extra_args, "--max-num-seqs")
+    plan = plan_cpu_kv_cache(
+        path,
+        dtype=_option(extra_args, "--dtype") or "auto",
+        max_model_len=int(max_len) if max_len and max_len.isdigit() else None,
+        max_num_seqs=int(max_seqs) if max_seqs and max_seqs.isdigit() else 128,
+    )
+    return [] if plan is None else ["--kv-cache-memory-bytes", str(plan.bytes)]
 
 
 class ServerError(RuntimeError):

@@ -102,11 +102,20 @@ def _prepare_schema(engine: Engine) -> None:
             delay = min(delay * 2, 1.0)
 
 
+_ADDED_DEFAULTS: dict[tuple[str, str], str] = {
+    ("judgeensemble", "kind"): "'prompted'",
+    ("turn", "context"): "'{}'",
+    ("judgment", "context"): "'{}'",
+}
+"""Defaults of columns added since stores were first written, for the rows they already hold:
+those rows read back as a new row of the same meaning would be written."""
+
+
 def _add_missing_columns(engine: Engine) -> None:
     """Stores written by earlier versions get the columns added since, so they keep working.
 
-    New columns are nullable or have a default. Judgment.kind, which earlier versions encoded
-    in the judge id's prefix, is backfilled from there once
+    New columns are nullable or have a default (:data:`_ADDED_DEFAULTS`). Judgment.kind,
+    which earlier versions encoded in the judge id's prefix, is backfilled from there once
     (:func:`~oversight.store.kinds.legacy_kind`), so nothing reads ids for kinds later.
     """
     insp = inspect(engine)
@@ -117,14 +126,11 @@ def _add_missing_columns(engine: Engine) -> None:
             if column.name in have:
                 continue
             kind = column.type.compile(dialect=engine.dialect)
-            default = (
-                " DEFAULT 'prompted'"
-                if (table.name, column.name) == ("judgeensemble", "kind")
-                else ""
-            )
+            default = _ADDED_DEFAULTS.get((table.name, column.name))
+            clause = f" DEFAULT {default}" if default else ""
             with engine.begin() as conn:
                 conn.execute(
-                    text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}')
+                    text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}')
                 )
             added.append(f"{table.name}.{column.name}")
     if "judgment.kind" in added:
@@ -255,8 +261,13 @@ class Store:
                 groups.setdefault(tuple(data), []).append(data)
             insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
             with self.engine.begin() as conn:
+                # One row (every turn and judgment a graph node writes) goes as parameters of
+                # a constant statement, compiled once and cached: values baked into the
+                # statement cost a cache key over every value and a compile per call.
                 results = [
-                    conn.execute(insert(table).values(g).on_conflict_do_nothing())
+                    conn.execute(insert(table).on_conflict_do_nothing(), g[0])
+                    if len(g) == 1
+                    else conn.execute(insert(table).values(g).on_conflict_do_nothing())
                     for g in groups.values()
                 ]
                 return sum(int(r.rowcount or 0) for r in results)
@@ -354,15 +365,19 @@ class Store:
     ) -> None:
         """Record a debate's progress; a failure keeps its reason and traceback, with any
         password in a URL masked (errors quote the URLs they failed on)."""
-        with self.session() as s:
-            d = s.get(Debate, debate_id)
-            if d is None:
+        # One UPDATE, not an ORM load and flush: every debate ends with this call.
+        stmt = (
+            update(Debate)
+            .where(Debate.id == debate_id)  # type: ignore[arg-type]
+            .values(
+                status=status,
+                error=mask_secrets(error) if error is not None else None,
+                traceback=mask_secrets(trace) if trace is not None else None,
+            )
+        )
+        with self.engine.begin() as conn:
+            if conn.execute(stmt).rowcount == 0:
                 raise StoreError(f"debate {debate_id} not in store")
-            d.status = status
-            d.error = mask_secrets(error) if error is not None else None
-            d.traceback = mask_secrets(trace) if trace is not None else None
-            s.add(d)
-            s.commit()
 
     def claim(
         self,
@@ -457,6 +472,40 @@ class Store:
             Judgment.after_round == after_round,
         )
 
+    def judgment_id(self, debate_id: str, judge_id: str, after_round: int = -1) -> int | None:
+        """The id of a stored judgment, or None: what a judge node needs, without loading it."""
+        stmt = select(Judgment.id).where(  # type: ignore[call-overload]
+            Judgment.debate_id == debate_id,
+            Judgment.judge_id == judge_id,
+            Judgment.after_round == after_round,
+        )
+        with self.engine.connect() as conn:
+            found = conn.execute(stmt).scalar()
+        return None if found is None else int(found)
+
+    def add_judgment_id(self, judgment: Judgment) -> int:
+        """Insert the judgment unless one exists for its key; the stored one's id.
+
+        One round trip where the database returns the new id (SQLite, PostgreSQL), a second
+        only when another writer stored this judgment first.
+        """
+        if self.engine.dialect.name in ("sqlite", "postgresql"):
+            table = Judgment.__table__  # type: ignore[attr-defined]
+            data = {k: _without_nul(v) for k, v in judgment.model_dump().items()}
+            if data.get("id") is None:
+                data.pop("id", None)
+            insert = sqlite.insert if self.engine.dialect.name == "sqlite" else postgresql.insert
+            stmt = insert(table).on_conflict_do_nothing().returning(table.c.id)
+            with self.engine.begin() as conn:
+                new_id = conn.execute(stmt, data).scalar()
+            if new_id is not None:
+                return int(new_id)
+        else:
+            self.insert_ignore([judgment])
+        found = self.judgment_id(judgment.debate_id, judgment.judge_id, judgment.after_round)
+        assert found is not None
+        return found
+
     def add_judgment(self, judgment: Judgment) -> Judgment:
         self.insert_ignore([judgment])
         stored = self.judgment(judgment.debate_id, judgment.judge_id, judgment.after_round)
@@ -471,6 +520,17 @@ class Store:
         for i in range(0, len(ids), 500):
             out += self.all(Judgment, Judgment.debate_id.in_(ids[i : i + 500]))  # type: ignore[attr-defined]
         return out
+
+    def turns_fitted_to_context(self, debate_ids: Sequence[str]) -> int:
+        """Turns of these debates whose speaker read the transcript with rounds left out to
+        fit its model's context (a non-empty ``Turn.context``)."""
+        ids = list(debate_ids)
+        fitted = 0
+        with self.session() as s:
+            for i in range(0, len(ids), 500):
+                stmt = select(Turn.context).where(Turn.debate_id.in_(ids[i : i + 500]))  # type: ignore[attr-defined]
+                fitted += sum(1 for context in s.exec(stmt).all() if context)
+        return fitted
 
     def count_turns(self, debate_ids: Sequence[str]) -> int:
         ids = list(debate_ids)

@@ -92,6 +92,10 @@ class Turn(SQLModel, table=True):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    """How the speaker's prompt was fitted to its model's context: empty when the whole
+    transcript so far fit; else what ``context_policy = "drop_oldest"`` left out
+    (:class:`agents.context.ContextFit`: policy, dropped rounds, context and prompt tokens)."""
     created: datetime = Field(default_factory=utcnow)
 
 
@@ -118,6 +122,9 @@ class Judgment(SQLModel, table=True):
     probs: list[float] = Field(sa_column=Column(JSON))
     probs_by_order: dict[str, list[float]] = Field(default_factory=dict, sa_column=Column(JSON))
     raw: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    """How the judge's prompt was fitted to its model's context, as on :attr:`Turn.context`:
+    empty when the whole transcript fit."""
     created: datetime = Field(default_factory=utcnow)
 
 

@@ -47,7 +47,9 @@ def read_jsonl(path: Path, experiment: str | None = None) -> list[ParsedRecord]:
         DataError: naming the file, the 1-based line and the field of the first problem.
     """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # Lines end at "\n" only: str.splitlines() would also split at U+2028, U+0085 and
+        # friends, which JSON strings (model text) hold unescaped.
+        lines = [line.removesuffix("\r") for line in path.read_text(encoding="utf-8").split("\n")]
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(path, f"cannot read: {err}") from None
     parsed: list[ParsedRecord] = []

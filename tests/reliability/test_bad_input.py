@@ -518,3 +518,98 @@ def test_exports_mask_passwords_that_older_rows_kept(tmp_path: Path) -> None:
     assert import_files(fresh, "jsonl", [older]).failed == []
     stored = json.dumps(fresh.require_experiment("old-run").config)
     assert "s3cret-db-pw" not in stored and "alice:***@db.example" in stored
+
+
+# --- a bad --db, for every command ------------------------------------------------------------
+
+
+def _bad_store_urls(tmp_path: Path) -> list[tuple[str, str]]:
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("my notes, not a database\n")
+    return [
+        (f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}", "does not exist"),
+        (f"sqlite:///{not_a_db}", "cannot open it as a database"),
+        ("nosuchscheme://host/db", "unknown database scheme"),
+        ("mysql://u@127.0.0.1/db", "its database driver 'MySQLdb' is not installed"),
+    ]
+
+
+def _every_command(tmp_path: Path) -> dict[str, list[str]]:
+    data = _write_rows(tmp_path / "q.jsonl", GOOD_ROW)
+    config = tmp_path / "exp.toml"
+    config.write_text(_config_toml("any", data))
+    judges = tmp_path / "judges.toml"
+    judges.write_text('[models.m]\nmodel = "x"\n[[judges]]\nname = "j"\nmodel = "m"\n')
+    export = tmp_path / "in.jsonl"
+    export.write_text("")
+    w2s = Path(__file__).parents[2] / "experiments" / "w2s_cpu.toml"
+    return {
+        "run": ["run", str(config)],
+        "status": ["status"],
+        "report": ["report", "any"],
+        "replay": ["replay", "any", "--judges", str(judges)],
+        "import": ["import", "jsonl", str(export)],
+        "export": ["export", "any", "--out", str(tmp_path / "out.jsonl")],
+        "label": ["label", "any"],
+        "pipeline": ["pipeline", str(w2s)],
+    }
+
+
+@pytest.mark.parametrize(
+    "command", ["run", "status", "report", "replay", "import", "export", "label", "pipeline"]
+)
+def test_every_command_refuses_a_bad_store_url_with_one_clean_error(
+    tmp_path: Path, command: str
+) -> None:
+    args = _every_command(tmp_path)[command]
+    for url, problem in _bad_store_urls(tmp_path):
+        result = CliRunner().invoke(app, [*args, "--db", url])
+        out = _flat(result.output)
+        assert result.exit_code == 2, (url, result.output)
+        assert "Traceback" not in result.output
+        assert out.count("error:") == 1 and problem in out, (url, result.output)
+    assert not (tmp_path / "no-such-folder").exists()
+    assert (tmp_path / "notes.db").read_text() == "my notes, not a database\n"
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+# --- prompt templates are checked when the config is loaded -----------------------------------
+
+
+def _template_cases(tmp_path: Path) -> list[tuple[str, str]]:
+    markdown = tmp_path / "judge.md"
+    markdown.write_text("You judge.\n=== user ===\n{question}\n")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Juge: caf\u00e9\n=== user ===\n{question}\n".encode("latin-1"))
+    return [
+        ("judge_typo", "no prompt template 'judge_typo'"),
+        (str(markdown), "is not a prompt template: templates are .txt files"),
+        (str(tmp_path / "missing.txt"), "no prompt template"),
+        (str(latin1), "is not UTF-8 text"),
+    ]
+
+
+@pytest.mark.parametrize("command", ["run", "replay"])
+def test_a_bad_prompt_template_is_an_error_naming_file_and_field_before_anything_runs(
+    tmp_path: Path, command: str
+) -> None:
+    db = tmp_path / "store.db"
+    for prompt, problem in _template_cases(tmp_path):
+        if command == "run":
+            path = tmp_path / "exp.toml"
+            data = _write_rows(tmp_path / "q.jsonl", GOOD_ROW)
+            path.write_text(_config_toml("tmpl", data) + f"prompt = {json.dumps(prompt)}\n")
+            args = ["run", str(path)]
+        else:
+            path = tmp_path / "judges.toml"
+            path.write_text(
+                '[models.m]\nmodel = "x"\n[[judges]]\nname = "j"\nmodel = "m"\n'
+                f"prompt = {json.dumps(prompt)}\n"
+            )
+            args = ["replay", "no-such-experiment", "--judges", str(path)]
+        result = CliRunner().invoke(app, [*args, "--db", f"sqlite:///{db}"])
+        out = _flat(result.output)
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        assert f"error: {path}: judges.0.prompt: " in out and problem in out, result.output
+    assert not db.exists()  # nothing was opened, let alone written

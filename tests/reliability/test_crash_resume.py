@@ -1,5 +1,6 @@
-"""SIGKILL ``oversight run`` and ``replay`` mid-work; the rerun ends with exactly the rows of an
-uninterrupted run, and every row stored before the kill is kept as it was."""
+"""SIGKILL ``oversight run`` and ``replay`` mid-work, and in the middle of a write; the rerun
+ends with exactly the rows of an uninterrupted run, and every row stored before the kill is
+kept as it was."""
 
 from __future__ import annotations
 
@@ -54,6 +55,43 @@ model = "m"
 prompt = "judge_skeptic"
 sees_context = true
 """
+
+
+KILLED_IN_A_WRITE = """
+import os, signal, sys
+from sqlalchemy.engine import Connection
+from oversight.store.store import Store
+
+table, nth = sys.argv[1], int(sys.argv[2])
+state = {"writes": 0, "armed": False}
+commit = Connection._commit_impl
+
+def counting(write, rows_of):
+    def wrapped(self, arg):
+        rows = rows_of(arg)
+        if rows and type(rows[0]).__tablename__ == table:
+            state["writes"] += 1
+            state["armed"] = state["writes"] == nth
+        return write(self, arg)
+    return wrapped
+
+def dying_commit(self):
+    if state["armed"]:  # the row is written, its transaction not yet committed
+        os.kill(os.getpid(), signal.SIGKILL)
+    return commit(self)
+
+# Every way the Store writes a turn or a judgment.
+Store.insert_ignore = counting(Store.insert_ignore, list)
+if hasattr(Store, "add_judgment_id"):
+    Store.add_judgment_id = counting(Store.add_judgment_id, lambda row: [row])
+Connection._commit_impl = dying_commit
+from oversight.cli import app
+sys.argv = ["oversight", *sys.argv[3:]]
+app()
+"""
+"""``oversight ARGS...`` that SIGKILLs itself inside the n-th write to a table: after the
+INSERT ran, before its COMMIT. Only the moment of death is forced; the rest is the real
+command."""
 
 
 def _cli(*args: str) -> list[str]:
@@ -199,3 +237,113 @@ def test_a_killed_replay_resumes_to_the_same_rows(
     _run_to_completion(args)
     assert _rows(db) == reference["replay"]
     assert before <= _stored(db, "judgment")
+
+
+@pytest.mark.parametrize(("table", "nth"), [("turn", 5), ("judgment", 3)])
+def test_a_run_killed_inside_a_write_resumes_to_the_same_rows(
+    reference: dict[str, Any], tmp_path: Path, table: str, nth: int
+) -> None:
+    db = tmp_path / "write.db"
+    args = ["run", str(reference["config"]), "--db", f"sqlite:///{db}"]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_IN_A_WRITE, table, str(nth), *args],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    # The write that was cut short left nothing: the row it was inserting is not there.
+    assert _count(db, table) == nth - 1
+    before = _stored(db, table)
+    _run_to_completion(_cli(*args))
+    assert _rows(db) == reference["run"]
+    assert before <= _stored(db, table)
+
+
+PIPELINE = """
+name = "crash-w2s"
+concurrency = 8
+[data]
+source = "arc"
+limit = 24
+[models.m]
+model = "{chat}"
+max_batch_size = 16
+[protocols.debate]
+kind = "debate"
+model = "m"
+rounds = 1
+generation = {{ max_new_tokens = 6 }}
+[protocols.direct]
+kind = "direct"
+[[judges]]
+name = "judge"
+model = "m"
+[w2s]
+output_dir = "{runs}"
+seeds = [0, 1]
+bootstrap = 200
+splits = {{ weak = 0.34, label = 0.33, test = 0.33, validation = 0.4 }}
+[w2s.weak]
+model = "{bert}"
+members = 2
+max_steps = 3
+batch_size = 8
+max_length = 64
+save_model = false
+[w2s.strong]
+model = "{chat}"
+max_steps = 3
+batch_size = 8
+max_length = 64
+save_model = false
+"""
+
+
+def _pipeline_rows(db: Path) -> dict[str, Any]:
+    """What the pipeline computes, beyond the runner's rows: its stages and label sets."""
+    with sqlite3.connect(db) as conn:
+        runs = sorted(conn.execute("SELECT name, method, status FROM trainingrun").fetchall())
+        labels = sorted(
+            conn.execute(
+                "SELECT s.name, count(l.id) FROM labelset s JOIN label l ON l.label_set_id = s.id "
+                "GROUP BY s.name"
+            ).fetchall()
+        )
+    return {**_rows(db), "runs": runs, "labels": labels}
+
+
+def _training_runs(db: Path) -> set[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return set(conn.execute("SELECT id, name, metrics, created FROM trainingrun").fetchall())
+
+
+def test_a_killed_pipeline_resumes_to_the_same_stages(
+    tiny_chat_model: Path, tiny_bert: Path, tmp_path: Path
+) -> None:
+    """Killed once some training stages are stored: the rerun trains only the missing ones and
+    ends with the stages and label sets of an uninterrupted run."""
+    results: dict[str, dict[str, Any]] = {}
+    for name in ("reference", "killed"):
+        folder = tmp_path / name
+        folder.mkdir()
+        config = folder / "w2s.toml"
+        config.write_text(
+            PIPELINE.format(chat=tiny_chat_model, bert=tiny_bert, runs=folder / "runs")
+        )
+        db = folder / "w2s.db"
+        args = _cli("pipeline", str(config), "--db", f"sqlite:///{db}")
+        if name == "killed":
+            _kill_when(args, db, "trainingrun", 2)
+            before = _training_runs(db)
+            assert 2 <= len(before) < len(results["reference"]["runs"])  # killed midway
+        _run_to_completion(args)
+        results[name] = _pipeline_rows(db)
+        if name == "killed":
+            assert before <= _training_runs(db)  # stored stages kept, not trained again
+    reference, resumed = results["reference"], results["killed"]
+    assert resumed["runs"] == reference["runs"] and reference["runs"]
+    assert resumed["labels"] == reference["labels"] and reference["labels"]
+    assert resumed["debates"] == reference["debates"]
+    assert resumed["turns"] == reference["turns"]

@@ -332,3 +332,47 @@ def test_the_openai_backend_sends_neutralised_messages(
         assert "<|im_end|>" not in text and "<|im_start|>" not in text
         assert "<|endoftext|>" not in text
         assert ("<repo_name>" not in text) is with_tokenizer
+
+
+LINE_BREAKERS = "\u2028\u2029\x85\x0b\x0c\x1c\x1d\x1e\r\n"
+"""Characters that ``str.splitlines`` breaks a line at. JSON escapes the control characters
+among them but writes U+2028, U+2029 and U+0085 as they are, so a JSONL reader that splits
+lines with it cuts a record holding one of those in two."""
+
+
+def test_a_speech_full_of_line_breakers_exports_and_imports_unchanged(tmp_path: Path) -> None:
+    from oversight.data.records import make_question
+    from oversight.store import Debate, Store
+    from oversight.transcripts import export_jsonl, import_files
+    from oversight.transcripts.bundle import debate_id
+
+    source = Store(f"sqlite:///{tmp_path / 'source.db'}")
+    question = make_question(
+        dataset="t", split="test", text="2+2?", choices=["4", "5"], correct_index=0
+    )
+    source.add_questions([question])
+    exp = source.open_experiment("breakers", {"name": "breakers"}, "h", "0.1.0")
+    assert exp.id is not None
+    did = debate_id("breakers", "debate|q")
+    source.insert_ignore(
+        [
+            Debate(
+                id=did,
+                experiment_id=exp.id,
+                question_id=question.id,
+                protocol="debate",
+                key="debate|q",
+                assignment=ASSIGNMENT,
+                rounds=1,
+                status="complete",
+            )
+        ]
+    )
+    text = f"Four{LINE_BREAKERS}is right.{LINE_BREAKERS}"
+    source.add_turn(Turn(debate_id=did, round=0, speaker="debater_1", model="m", text=text))
+    out = tmp_path / "breakers.jsonl"
+    assert export_jsonl(source, "breakers", out) == 1
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    assert import_files(target, "jsonl", [out]).failed == []
+    (turn,) = target.turns(did)
+    assert turn.text == text

