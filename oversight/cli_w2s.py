@@ -56,10 +56,12 @@ def label(
     Rebuilding with the same settings reuses the stored set.
     """
     from oversight.labels import (
+        LABEL_TIE_RULE,
         METHODS,
         LabelError,
         LabelRequest,
         build_label_set,
+        compute_labels,
         label_accuracy,
         label_dataset,
         labels_of,
@@ -80,12 +82,17 @@ def label(
         raise fail(str(err)) from None
     labels = labels_of(store, stored.name)
     n = len(labels)
+    ties = sum(
+        a.tied
+        for a in compute_labels(store, store.require_experiment(experiment), request).values()
+    )
     table = Table(title=f"label set {stored.name}")
     for col in (
         "labels",
         "mean confidence",
         "mean agreement",
         "mean judges",
+        "exact ties",
         "hard-label accuracy (eval only)",
     ):
         table.add_column(col, justify="right")
@@ -94,8 +101,10 @@ def label(
         _pct(sum(lab.confidence for lab in labels) / n),
         _pct(sum(lab.agreement for lab in labels) / n),
         f"{sum(lab.n_judges for lab in labels) / n:.1f}",
+        str(ties),
         _pct(label_accuracy(store, stored.name)),
     )
+    table.caption = LABEL_TIE_RULE
     console.print(table)
     if export is not None:
         label_dataset(store, stored.name).save_to_disk(str(export))
@@ -147,8 +156,10 @@ def pipeline(
             "rerun to retry them"
         )
     console.print(
-        f"splits A/B/test = {result.splits['weak']}/{result.splits['label']}/"
-        f"{result.splits['test']} questions; {result.stages_run} stages run, "
+        f"splits A/B/test = {result.splits['weak']}/"
+        f"{result.splits['label'] + result.splits['validation']}/{result.splits['test']} "
+        f"questions (B: {result.splits['label']} trained on, {result.splits['validation']} "
+        f"validation); {result.stages_run} stages run, "
         f"{result.stages_skipped} reused; {result.wall_seconds:.0f} s; outputs in "
         f"{result.output_dir}"
     )

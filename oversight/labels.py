@@ -10,6 +10,11 @@ this module aggregates across the debates of a question and across judges:
    whose favourite is each choice; ties broken by the mean) or ``logit-mean`` (average
    log-probability, renormalized: a geometric mean that lets confident judges count more).
 
+Ties are exact (:data:`LABEL_TIE_RULE`): a label is tied when its top probabilities are
+equal as floats, with no tolerance, like a judge verdict (``oversight.metrics.is_tie``). The
+hard label of a tie is a coin seeded by the question, never index 0: otherwise the accuracy
+of near-uniform labels would measure where the answer key sits in the choice list.
+
 Ground truth (``Question.correct_index``) is never read here: a label must mean "what the
 overseers concluded", or weak-to-strong results would be contaminated by the answer key.
 """
@@ -45,6 +50,12 @@ METHODS: tuple[str, ...] = get_args(Method)
 
 _EPS = 1e-6
 
+LABEL_TIE_RULE = (
+    "Label ties: top probabilities exactly equal (no tolerance); the mean breaks a tie of "
+    "votes, a seeded coin per question any other"
+)
+"""The tie rule as reports state it."""
+
 
 class LabelError(ValueError):
     """Labels that cannot be built as asked (unknown method, a name reused with other params)."""
@@ -62,7 +73,10 @@ class Aggregate:
     """``max(soft)``: how sure the ensemble is, used for filtering."""
     n_judges: int
     agreement: float
-    """Fraction of judges whose own favourite is ``hard``."""
+    """Fraction of judges whose own favourite is ``hard`` (a judge exactly split between
+    several choices counts as a fraction ``1 / ties`` of a judge for each)."""
+    tied: bool = False
+    """``hard`` was drawn by the coin: the label's top choices are exactly tied."""
 
 
 def _normalize(p: np.ndarray) -> np.ndarray:
@@ -70,10 +84,27 @@ def _normalize(p: np.ndarray) -> np.ndarray:
     return p / total if total > 0 else np.full_like(p, 1.0 / p.size)
 
 
-def aggregate(per_judge: Sequence[Sequence[float]], method: Method = "mean") -> Aggregate:
+def tie_coin(candidates: Sequence[int], key: str) -> int:
+    """One of ``candidates``, chosen by a hash of ``key``: a seeded coin that is the same on
+    every rerun and independent of where the correct answer sits."""
+    digest = hashlib.sha256(f"label-tie\0{key}".encode()).digest()
+    return int(candidates[int.from_bytes(digest[:8], "big") % len(candidates)])
+
+
+def _top(values: np.ndarray) -> np.ndarray:
+    """Indices of the exact maximum (no tolerance: 0.5 + 5e-6 beats 0.5)."""
+    return np.flatnonzero(values == values.max())
+
+
+def aggregate(
+    per_judge: Sequence[Sequence[float]], method: Method = "mean", *, tie_key: str = ""
+) -> Aggregate:
     """Combine one probability vector per judge into a label.
 
-    Pure function over numbers, so every method can be checked on hand-computed cases.
+    The hard label is the exact argmax of ``soft``; a tie is broken by the judges' mean
+    probability (``vote``, ``logit-mean``), then by :func:`tie_coin` on ``tie_key`` (the
+    pipeline passes seed and question id). Pure function over numbers, so every method can
+    be checked on hand-computed cases.
     """
     if method not in METHODS:
         raise LabelError(f"unknown label method {method!r} (known: {', '.join(METHODS)})")
@@ -91,18 +122,21 @@ def aggregate(per_judge: Sequence[Sequence[float]], method: Method = "mean") -> 
     else:
         votes = np.zeros(probs.shape[1])
         for row in probs:
-            top = np.flatnonzero(np.isclose(row, row.max()))
+            top = _top(row)
             votes[top] += 1.0 / top.size  # a judge that is exactly undecided splits its vote
         soft = votes / votes.sum()
-    best = np.flatnonzero(np.isclose(soft, soft.max()))
-    hard = int(best[0]) if best.size == 1 else int(best[np.argmax(mean[best])])
-    favourites = probs.argmax(axis=1)
+    best = _top(soft)
+    best = best[_top(mean[best])]
+    tied = best.size > 1
+    hard = tie_coin(best.tolist(), tie_key) if tied else int(best[0])
+    tops = [_top(row) for row in probs]
     return Aggregate(
         soft=[float(x) for x in soft],
         hard=hard,
         confidence=float(soft.max()),
         n_judges=int(probs.shape[0]),
-        agreement=float((favourites == hard).mean()),
+        agreement=float(np.mean([(hard in t) / t.size for t in tops])),
+        tied=tied,
     )
 
 
@@ -134,11 +168,15 @@ class LabelRequest:
     """Only these judge ids (``None``: every judge that judged)."""
     question_ids: tuple[str, ...] | None = None
     """Only these questions, e.g. the labelling split of a weak-to-strong run."""
+    tie_seed: int = 0
+    """Seed of the coin that breaks exact ties (:data:`LABEL_TIE_RULE`)."""
 
     def params(self) -> dict[str, Any]:
         qids = sorted(self.question_ids) if self.question_ids is not None else None
         return {
             "method": self.method,
+            "ties": "exact, coin",
+            "tie_seed": self.tie_seed,
             "min_confidence": self.min_confidence,
             "protocol": self.protocol,
             "judges": sorted(self.judges) if self.judges is not None else None,
@@ -174,7 +212,11 @@ def compute_labels(
     ]
     out: dict[str, Aggregate] = {}
     for qid, by_judge in per_judge_probs(finals, question_of).items():
-        agg = aggregate([by_judge[k] for k in sorted(by_judge)], request.method)
+        agg = aggregate(
+            [by_judge[k] for k in sorted(by_judge)],
+            request.method,
+            tie_key=f"{request.tie_seed}\0{qid}",
+        )
         if agg.confidence + 1e-12 >= request.min_confidence:
             out[qid] = agg
     return out

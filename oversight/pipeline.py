@@ -3,14 +3,17 @@
 Stages, after ``openai/weak-to-strong`` and Lang, Huang & Li 2025:
 
 1. run the experiment's debates (the ordinary runner; resumable);
-2. split the questions by a hash of their id into A (weak training), B (labelling), test;
+2. split the questions, a group (same passage or dataset group id) at a time, by a hash of
+   the group's key into A (weak training), B (labelling) and test, and carve a validation
+   part out of B (``oversight.splits``);
 3. train two weak ensembles on A's answer key: one reading question + answer, one also
    reading a debate transcript of the question; each member judges B and test, its verdicts
    stored as Judgment rows;
-4. build a LabelSet on B for each label source: a single weak model, the weak ensemble, the
-   weak ensemble with debate;
+4. build a LabelSet on B (validation included) for each label source: a single weak model,
+   the weak ensemble, the weak ensemble with debate;
 5. train the strong student on each label set, and on B's answer key (the ceiling), for
-   every seed; evaluate all on test; report PGR with bootstrap intervals.
+   every seed, on B less its validation part; every run predicts validation (the score any
+   setting is chosen by) and test (only ever predicted); report PGR with bootstrap intervals.
 
 Every stage is a stored record (TrainingRun or LabelSet) named by a hash of its inputs and
 settings; a rerun skips what exists. Who sees the answer key is explicit: the weak members
@@ -37,7 +40,6 @@ from oversight.labels import (
     LabelRequest,
     build_label_set,
     compute_labels,
-    label_accuracy,
     label_rows,
 )
 from oversight.metrics import correctness
@@ -223,7 +225,7 @@ class Pipeline:
         """Stage 3: the K members of one weak ensemble; returns their judge ids."""
         assert exp.id is not None
         config = self.weak_config(variant)
-        judged = splits.label + splits.test
+        judged = splits.labelled + splits.test
         train_views: dict[str, list[DebateView]] | None = None
         judge_views: dict[str, list[DebateView]] = {}
         train_ids = list(splits.weak)
@@ -303,15 +305,23 @@ class Pipeline:
 
     def build_labels(
         self, exp: Experiment, splits: Splits, judges: Mapping[str, list[str]]
-    ) -> dict[str, str]:
-        """Stage 4: one LabelSet on split B per label source; returns source -> set name."""
-        out = {}
+    ) -> tuple[dict[str, str], dict[str, set[str]]]:
+        """Stage 4: one LabelSet on split B (validation included) per label source.
+
+        Returns source -> set name, and source -> the questions whose label was exactly
+        tied (its hard label drawn by the coin), which the stored rows cannot tell apart.
+        """
+        out, ties = {}, {}
         for source in LABEL_SOURCES:
-            request = self._label_request(source, judges, splits.label, self.cfg.w2s.min_confidence)
+            request = self._label_request(
+                source, judges, splits.labelled, self.cfg.w2s.min_confidence
+            )
             name = f"{self.cfg.name}/labels/{source.key}-{_digest(request.params(), 8)}"
             build_label_set(self.store, self.cfg.name, request, name=name)
             out[source.key] = name
-        return out
+            computed = compute_labels(self.store, exp, request)
+            ties[source.key] = {q for q, agg in computed.items() if agg.tied}
+        return out, ties
 
     def _label_request(
         self,
@@ -328,6 +338,7 @@ class Pipeline:
             protocol=self.variants[source.variant].protocol,
             judges=tuple(chosen),
             question_ids=tuple(question_ids),
+            tie_seed=self.cfg.seed,
         )
 
     def train_student(
@@ -342,19 +353,27 @@ class Pipeline:
     ) -> TrainingRun:
         """Stage 5: the strong student on one label set (or, for the ceiling, B's answer key).
 
-        The ceiling always trains with ``xent``, as in openai/weak-to-strong: the configured
-        loss (``logconf``, ``product``) is a remedy for imperfect labels, not for the key.
+        Both train on split B less its validation part and predict validation and test; no
+        answer key is read here for either. The ceiling always trains with ``xent``, as in
+        openai/weak-to-strong: the configured loss (``logconf``, ``product``) is a remedy for
+        imperfect labels, not for the key.
         """
         config: ClassifierConfig = self.cfg.w2s.strong
         if label_set is None:
             config = config.model_copy(update={"loss": "xent"})
-        labels = label_rows(self.store, label_set) if label_set is not None else None
+        trained_on = set(splits.label)
+        labels = (
+            [r for r in label_rows(self.store, label_set) if r["question_id"] in trained_on]
+            if label_set is not None
+            else None
+        )
         train_ids = [r["question_id"] for r in labels] if labels is not None else list(splits.label)
         key = {
             "config": config.model_dump(mode="json"),
             "seed": seed,
             "labels": label_set,
             "train": _digest(train_ids),
+            "validation": _digest(splits.validation),
             "test": _digest(splits.test),
         }
         name = f"{self.cfg.name}/student/{source}/s{seed}-{_digest(key, 8)}"
@@ -366,9 +385,14 @@ class Pipeline:
                 gold = [questions[q] for q in splits.label]
                 examples = ground_truth_examples(gold, config.inputs, views, seed=seed)
             student = train_classifier(config, examples, folder, seed)
-            probs = self._predict_test(student.predict, questions, splits.test, config, views)
-            (folder / "test_predictions.json").write_text(json.dumps(probs, indent=1))
-            return {**student.metrics, "test_probs": probs}
+            predicted = self._predict(
+                student.predict, questions, splits.validation + splits.test, config, views
+            )
+            val = {q: predicted[q] for q in splits.validation}
+            test = {q: predicted[q] for q in splits.test}
+            (folder / "test_predictions.json").write_text(json.dumps(test, indent=1))
+            (folder / "validation_predictions.json").write_text(json.dumps(val, indent=1))
+            return {**student.metrics, "val_probs": val, "test_probs": test}
 
         return self._stage(
             exp,
@@ -379,6 +403,7 @@ class Pipeline:
                 "label_set": label_set,
                 "ground_truth": label_set is None,
                 "train_question_ids": train_ids,
+                "validation_question_ids": splits.validation,
                 "test_question_ids": splits.test,
             },
             config={**config.model_dump(mode="json"), "seed": seed},
@@ -386,14 +411,14 @@ class Pipeline:
         )
 
     @staticmethod
-    def _predict_test(
+    def _predict(
         predict: Callable[[Sequence[str]], np.ndarray],
         questions: Mapping[str, Question],
         test_ids: Sequence[str],
         config: ClassifierConfig,
         views: Mapping[str, Sequence[DebateView]] | None,
     ) -> dict[str, list[float]]:
-        """Per test question, the student's probability per choice (no answer key involved)."""
+        """Per question, the student's probability per choice (no answer key involved)."""
         texts: list[str] = []
         for q in test_ids:
             view = (views or {}).get(q, [None])[0] if config.inputs.transcript else None
@@ -413,10 +438,29 @@ class Pipeline:
         splits: Splits,
         judges: Mapping[str, list[str]],
         label_sets: Mapping[str, str],
+        label_ties: Mapping[str, set[str]],
         students: Mapping[str, list[TrainingRun]],
     ) -> list[PGRRow]:
-        """PGR rows on the test split; the answer key is read here, after all training."""
+        """PGR rows on the test split, with validation scores; the answer key is read here,
+        after all training, and test only scores (nothing is chosen by it)."""
         ceilings = students[CEILING]
+        key = {q: questions[q].correct_index for q in questions}
+
+        def correct(
+            probs: Mapping[str, Sequence[float]], ids: Sequence[str], target: Mapping[str, int]
+        ) -> list[float]:
+            return correctness([probs[q][target[q]] for q in ids]).tolist()
+
+        def val_score(runs: Sequence[TrainingRun], target: Mapping[str, int]) -> float:
+            ids = sorted(target)
+            if not ids:
+                return math.nan
+            return float(
+                np.mean([np.mean(correct(r.metrics["val_probs"], ids, target)) for r in runs])
+            )
+
+        in_label, in_val = set(splits.label), set(splits.validation)
+        ceiling_val = val_score(ceilings, {q: key[q] for q in splits.validation})
         rows = []
         for source in LABEL_SOURCES:
             request = self._label_request(source, judges, splits.test, 0.0)
@@ -426,29 +470,35 @@ class Pipeline:
                 for q in splits.test
                 if q in weak_preds and all(q in r.metrics["test_probs"] for r in ceilings)
             ]
-
-            def correct(
-                probs: Mapping[str, Sequence[float]], ids: list[str] = test_ids
-            ) -> list[float]:
-                return correctness([probs[q][questions[q].correct_index] for q in ids]).tolist()
-
+            labels = label_rows(self.store, label_sets[source.key])
+            trained_on = [r for r in labels if r["question_id"] in in_label]
+            weak_val = {
+                r["question_id"]: int(r["hard"]) for r in labels if r["question_id"] in in_val
+            }
             weak_probs = {q: weak_preds[q].soft for q in test_ids}
-            trained_on = label_rows(self.store, label_sets[source.key])
             rows.append(
                 pgr_row(
                     source.title,
-                    correct(weak_probs),
-                    [correct(r.metrics["test_probs"]) for r in students[source.key]],
-                    [correct(r.metrics["test_probs"]) for r in ceilings],
+                    correct(weak_probs, test_ids, key),
+                    [correct(r.metrics["test_probs"], test_ids, key) for r in students[source.key]],
+                    [correct(r.metrics["test_probs"], test_ids, key) for r in ceilings],
                     n_resamples=self.cfg.w2s.bootstrap,
                     seed=self.cfg.seed,
-                    label_accuracy=label_accuracy(self.store, label_sets[source.key]),
+                    label_accuracy=(
+                        float(np.mean([r["hard"] == key[r["question_id"]] for r in trained_on]))
+                        if trained_on
+                        else math.nan
+                    ),
                     labels=len(trained_on),
                     label_confidence=(
                         float(np.mean([r["confidence"] for r in trained_on]))
                         if trained_on
                         else math.nan
                     ),
+                    label_ties=len(label_ties[source.key] & in_label),
+                    validation=len(splits.validation),
+                    transfer_val=val_score(students[source.key], weak_val),
+                    ceiling_val=ceiling_val,
                 )
             )
         return rows
@@ -460,14 +510,17 @@ class Pipeline:
         exp, question_list, summary = self.run_debates()
         assert exp.id is not None
         questions = {q.id: q for q in question_list}
-        splits = split_questions(list(questions), self.cfg.w2s.splits.model_dump(), self.cfg.seed)
+        fractions = self.cfg.w2s.splits
+        splits = split_questions(
+            question_list, fractions.model_dump(), self.cfg.seed, fractions.validation
+        )
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "splits.json").write_text(json.dumps(splits.as_json(), indent=1))
         judges = {
             key: self.train_weak(exp, questions, splits, variant)
             for key, variant in self.variants.items()
         }
-        label_sets = self.build_labels(exp, splits, judges)
+        label_sets, label_ties = self.build_labels(exp, splits, judges)
         views = None
         if self.cfg.w2s.strong.inputs.transcript:
             views = debate_views(self.store, exp.id, self.cfg.w2s.debate_protocol)
@@ -483,11 +536,11 @@ class Pipeline:
                         exp, questions, splits, source.key, label_sets[source.key], seed, views
                     )
                 )
-        rows = self.evaluate(exp, questions, splits, judges, label_sets, students)
+        rows = self.evaluate(exp, questions, splits, judges, label_sets, label_ties, students)
         result = PipelineResult(
             experiment=self.cfg.name,
             rows=rows,
-            splits={"weak": len(splits.weak), "label": len(splits.label), "test": len(splits.test)},
+            splits=splits.sizes(),
             debates=summary,
             stages_run=self.stages_run,
             stages_skipped=self.stages_skipped,

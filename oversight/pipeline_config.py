@@ -29,14 +29,19 @@ class _Strict(BaseModel):
 
 
 class SplitFractions(_Strict):
-    """Shares of the questions in each split; a question's split is a hash of its id."""
+    """Shares of the questions in each split; a split is decided per group of questions (same
+    passage or dataset group id, ``oversight.splits.split_group``) by a hash of its key."""
 
     weak: float = Field(default=0.3, gt=0, lt=1)
     """Split A: ground truth trains the weak supervisors."""
     label: float = Field(default=0.4, gt=0, lt=1)
     """Split B: the weak supervisors label it and the strong student trains on those labels."""
     test: float = Field(default=0.3, gt=0, lt=1)
-    """Held out: every model is evaluated on it."""
+    """Held out: every model is evaluated on it, and nothing is chosen by it."""
+    validation: float = Field(default=0.2, ge=0, lt=1)
+    """Share of split B held out from student training as a validation set (as in
+    EleutherAI/w2s): weak-labelled for the students, the answer key for the ceiling. Any
+    setting chosen by a score is chosen on it, never on test. Not part of the sum."""
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SplitFractions:

@@ -9,6 +9,7 @@ from datasets import load_from_disk
 from typer.testing import CliRunner
 
 from oversight.cli import app
+from oversight.store import Debate, JudgeKind, Judgment, Store
 from tests.oversight.test_labels import make_store
 from tests.oversight.test_pipeline import pipeline_config
 
@@ -70,6 +71,35 @@ def test_pipeline_command_prints_the_table_and_json(
     assert again.exit_code == 0, again.output
     payload = json.loads(again.stdout)
     assert payload["stages_run"] == 0 and len(payload["rows"]) == 3
+    _report_keeps_judge_kinds_apart(cfg.store or "", cfg.name)
+
+
+def _report_keeps_judge_kinds_apart(url: str, experiment: str) -> None:
+    """After a pipeline the prompted judges, each trained weak ensemble and (here, one added)
+    human verdict are separate rows, and the report names the group that decided win rates."""
+    store = Store(url)
+    debate = next(d for d in store.all(Debate) if d.protocol == "debate")
+    human = Judgment(
+        debate_id=debate.id,
+        judge_id="human:someone",
+        kind=JudgeKind.HUMAN_LIVE,
+        model="human",
+        probs=[0.7, 0.3],
+    )
+    store.insert_ignore([human])
+    result = runner.invoke(
+        app, ["report", experiment, "--db", url, "--json"], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    groups = {row["judge"] for row in payload["judges"]}
+    trained = {g for g in groups if g.startswith("trained weak-")}
+    assert "ensemble (mean)" in groups and "human (live)" in groups
+    assert len(trained) == 2, groups  # one trained ensemble per weak variant
+    assert payload["wins_judged_by"] == "ensemble (mean)"
+    text = runner.invoke(app, ["report", experiment, "--db", url], terminal_width=80)
+    assert text.exit_code == 0, text.output
+    assert "decided by ensemble (mean)" in " ".join(text.output.split()), text.output
 
 
 def test_pipeline_config_errors_name_the_field(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@
 PGR = (transfer - weak) / (ceiling - weak) (Burns et al. 2023). The intervals resample test
 questions: one resample draws the same questions for the weak supervisor, every transfer seed
 and every ceiling seed, so the paired structure of the comparison is kept. PGR is undefined
-(NaN, shown "n/a") where the ceiling does not beat the weak supervisor.
+(NaN, shown "n/a") where the ceiling does not beat the weak supervisor, in the point estimate
+and in a resample alike: the PGR interval is taken over the resamples where it is defined,
+and the others are counted and reported (:data:`PGR_INTERVAL_RULE`), since dropping them
+silently would hide how often the gap itself was not there.
 """
 
 from __future__ import annotations
@@ -16,7 +19,16 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
+from oversight.labels import LABEL_TIE_RULE
 from oversight.metrics import pgr
+
+PGR_INTERVAL_RULE = (
+    "PGR interval: 2.5-97.5% percentiles of the resamples where the ceiling beats the weak "
+    "supervisor; the others have no PGR and are dropped, counted in 'PGR CI drops' (no "
+    "interval when over half are)"
+)
+"""How the PGR interval treats resamples with no gap, as the table states it."""
+VERDICT_TIE_RULE = "a test prediction with exactly 0.5 on the correct answer counts as wrong"
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,11 @@ class PGRRow:
     pgr: float
     pgr_ci: tuple[float, float]
     pgr_by_seed: list[float] = field(default_factory=list)
+    pgr_resamples: int = 0
+    """Bootstrap resamples drawn."""
+    pgr_dropped: int = 0
+    """Resamples where the ceiling did not beat the weak supervisor: no PGR, so left out of
+    ``pgr_ci`` (see :data:`PGR_INTERVAL_RULE`)."""
     label_accuracy: float = math.nan
     """Accuracy of the labels themselves on the labelling split (evaluation only)."""
     labels: int = 0
@@ -46,6 +63,15 @@ class PGRRow:
     label_confidence: float = math.nan
     """Mean confidence (probability of the hard label) of those labels: near 0.5, soft
     labels carry almost no signal for a student trained on them."""
+    label_ties: int = 0
+    """Of those labels, how many were exactly tied (hard label by the coin)."""
+    validation: int = 0
+    """Validation questions (carved from split B; never trained on)."""
+    transfer_val: float = math.nan
+    """Students' agreement with this source's weak labels on validation, mean over seeds:
+    the score a weak-to-strong practitioner can select on, having no answer key."""
+    ceiling_val: float = math.nan
+    """Ceiling accuracy against the answer key on validation (the ceiling sees B's key)."""
 
     def as_json(self) -> dict[str, Any]:
         return _nan_to_none(asdict(self))
@@ -81,11 +107,16 @@ def pgr_row(
     label_accuracy: float = math.nan,
     labels: int = 0,
     label_confidence: float = math.nan,
+    label_ties: int = 0,
+    validation: int = 0,
+    transfer_val: float = math.nan,
+    ceiling_val: float = math.nan,
 ) -> PGRRow:
     """Accuracies, PGR and paired bootstrap intervals from per-question correctness.
 
     ``weak_correct`` is ``[questions]``; ``transfer_correct`` and ``ceiling_correct`` are
-    ``[seeds, questions]`` over the same test questions in the same order.
+    ``[seeds, questions]`` over the same test questions in the same order. The label and
+    validation figures are passed through to the row.
     """
     weak = np.asarray(weak_correct, dtype=float)
     transfer = np.asarray(transfer_correct, dtype=float).reshape(-1, weak.size)
@@ -99,8 +130,8 @@ def pgr_row(
     tb = transfer[:, idx].mean(axis=(0, 2))
     cb = ceiling[:, idx].mean(axis=(0, 2))
     gap = cb - wb
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pb = np.where(gap > 0, (tb - wb) / np.where(gap > 0, gap, 1.0), np.nan)
+    defined = gap > 0
+    pb = np.where(defined, (tb - wb) / np.where(defined, gap, 1.0), np.nan)
     point = pgr(w, t, c)
     return PGRRow(
         source=source,
@@ -118,9 +149,15 @@ def pgr_row(
             pgr(w, float(transfer[s].mean()), float(ceiling[s].mean()))
             for s in range(transfer.shape[0])
         ],
+        pgr_resamples=int(n_resamples),
+        pgr_dropped=int(n_resamples - defined.sum()),
         label_accuracy=label_accuracy,
         labels=labels,
         label_confidence=label_confidence,
+        label_ties=label_ties,
+        validation=validation,
+        transfer_val=transfer_val,
+        ceiling_val=ceiling_val,
     )
 
 
@@ -133,31 +170,49 @@ def _with_ci(x: float, ci: tuple[float, float]) -> str:
         return "n/a"
     if math.isnan(ci[0]):
         return _pct(x)
-    return f"{_pct(x)} [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]"
+    return f"{_pct(x)}\n[{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]"
 
 
 def pgr_table(rows: Sequence[PGRRow], title: str) -> Table:
     """The rich table the ``pipeline`` command prints: one column per label source, so the
-    sources sit side by side and the table fits an 80-column terminal."""
+    sources sit side by side. Intervals and seeds go on lines of their own, which keeps every
+    cell narrower than the sources' names: the table fits an 80-column terminal without
+    wrapping a name, whatever the numbers."""
     table = Table(title=title)
     table.add_column("", no_wrap=True)
     for r in rows:
         table.add_column(r.source, justify="right")
     lines: list[tuple[str, Callable[[PGRRow], str]]] = [
         ("labels (B)", lambda r: str(r.labels)),
+        ("label ties (B)", lambda r: str(r.label_ties)),
         ("label acc (B)", lambda r: _pct(r.label_accuracy)),
         ("label conf (B)", lambda r: _pct(r.label_confidence)),
+        ("transfer val", lambda r: _pct(r.transfer_val)),
+        ("ceiling val", lambda r: _pct(r.ceiling_val)),
         ("weak acc", lambda r: _with_ci(r.weak, r.weak_ci)),
         ("transfer acc", lambda r: _with_ci(r.transfer, r.transfer_ci)),
         ("ceiling acc", lambda r: _with_ci(r.ceiling, r.ceiling_ci)),
         ("PGR", lambda r: _with_ci(r.pgr, r.pgr_ci)),
-        ("PGR per seed", lambda r: ", ".join(_pct(p) for p in r.pgr_by_seed)),
+        ("PGR CI drops", lambda r: f"{r.pgr_dropped} / {r.pgr_resamples}"),
+        ("PGR per seed", lambda r: "\n".join(_pct(p) for p in r.pgr_by_seed)),
     ]
     for name, cell in lines:
         table.add_row(name, *(cell(r) for r in rows))
-    table.caption = (
-        f"% on {rows[0].questions if rows else 0} test questions (labels: split B), mean of "
-        f"{rows[0].seeds if rows else 0} student seeds, 95% paired bootstrap CIs; PGR n/a "
-        "where the ceiling does not beat the weak supervisor"
-    )
+    table.caption = caption(rows)
     return table
+
+
+def caption(rows: Sequence[PGRRow]) -> str:
+    """What the table's numbers are and every rule behind them, printed under the table."""
+    if not rows:
+        return "no label source was evaluated"
+    first = rows[0]
+    return (
+        f"% on {first.questions} test questions, mean of {first.seeds} student seeds, 95% "
+        f"paired bootstrap CIs ({first.pgr_resamples} resamples of the test questions). "
+        f"Labels: split B less its {first.validation} validation questions, on which "
+        "'transfer val' is the students' agreement with their weak labels and 'ceiling val' "
+        "the ceiling's accuracy; test is never used to choose anything. PGR n/a where the "
+        f"ceiling does not beat the weak supervisor. {PGR_INTERVAL_RULE}. "
+        f"{LABEL_TIE_RULE}; {VERDICT_TIE_RULE}."
+    )

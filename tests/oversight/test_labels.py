@@ -14,9 +14,11 @@ from oversight.labels import (
     LabelRequest,
     aggregate,
     build_label_set,
+    compute_labels,
     label_accuracy,
     label_dataset,
     labels_of,
+    tie_coin,
 )
 from oversight.store import Debate, Judgment, Question, Store
 
@@ -43,6 +45,79 @@ def test_vote_tie_is_broken_by_the_mean_and_undecided_judges_split() -> None:
     assert tie.soft == pytest.approx([0.5, 0.5])
     assert tie.hard == 0  # mean favours choice 0 (0.65)
     assert aggregate([[0.5, 0.5], [0.3, 0.7]], "vote").soft == pytest.approx([0.25, 0.75])
+
+
+def test_an_exact_tie_is_broken_by_a_seeded_coin_not_by_position() -> None:
+    """Index 0 for every tie would make the accuracy of near-uniform labels a measure of where
+    the answer key sits; a coin per question is right half the time whatever the key."""
+    keys = [f"0\0q{i}" for i in range(200)]
+    hards = [aggregate([[0.5, 0.5]], "mean", tie_key=k).hard for k in keys]
+    assert 70 < sum(hards) < 130  # both choices, about half each
+    assert hards == [aggregate([[0.3, 0.7], [0.7, 0.3]], tie_key=k).hard for k in keys]  # stable
+    assert hards == [tie_coin([0, 1], k) for k in keys]
+    tie = aggregate([[0.3, 0.7], [0.7, 0.3]], "mean", tie_key=keys[0])
+    assert tie.tied and tie.soft == [0.5, 0.5] and tie.confidence == 0.5
+    assert tie.agreement == 0.5  # one judge of two favours the coin's choice
+    # vote: a tie of votes goes to the mean when the mean is not tied itself
+    assert not aggregate([[0.9, 0.1], [0.4, 0.6]], "vote", tie_key=keys[0]).tied
+
+
+def test_ties_are_exact_with_no_tolerance() -> None:
+    """0.5 +- 5e-6 used to count as a tie (``np.isclose``); only exact equality does now."""
+    near = [0.5 - 4e-6, 0.5 + 4e-6]
+    assert not aggregate([near], "mean").tied
+    # a vote counts a barely decided judge as decided: it used to split its vote in two
+    vote = aggregate([near, [0.9, 0.1], [0.2, 0.8]], "vote")
+    assert vote.soft == pytest.approx([1 / 3, 2 / 3]) and vote.hard == 1
+    assert aggregate([[0.5, 0.5], [0.9, 0.1]], "vote").soft == pytest.approx([0.75, 0.25])
+
+
+def test_agreement_counts_an_undecided_judge_as_half() -> None:
+    # mean [0.35, 0.65] -> choice 1; judge 1 split (1/2 of a vote for it), judge 2 for it
+    agg = aggregate([[0.5, 0.5], [0.2, 0.8]], "mean")
+    assert (agg.hard, agg.agreement, agg.tied) == (1, 0.75, False)
+
+
+def test_label_set_ties_use_the_requests_seed(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'ties.db'}")
+    exp = store.open_experiment("ties", {}, "hash", "test")
+    assert exp.id is not None
+    questions = [_question(i, 0) for i in range(40)]
+    store.add_questions(questions)
+    store.insert_ignore(
+        [
+            Debate(
+                id=f"d{i}",
+                experiment_id=exp.id,
+                question_id=q.id,
+                protocol="debate",
+                key=f"d{i}",
+                status="complete",
+            )
+            for i, q in enumerate(questions)
+        ]
+    )
+    store.insert_ignore(
+        [
+            Judgment(debate_id=f"d{i}", judge_id=j, kind="prompted", model="m", probs=p)
+            for i in range(40)
+            for j, p in (("a", [0.3, 0.7]), ("b", [0.7, 0.3]))
+        ]
+    )
+    by_seed = {}
+    for seed in (0, 1):
+        request = LabelRequest(tie_seed=seed)
+        computed = compute_labels(store, exp, request)
+        assert all(agg.tied for agg in computed.values()) and len(computed) == 40
+        assert {q: a.hard for q, a in computed.items()} == {
+            q.id: tie_coin([0, 1], f"{seed}\0{q.id}") for q in questions
+        }
+        stored = build_label_set(store, "ties", request)
+        assert stored.params["tie_seed"] == seed
+        by_seed[seed] = [lab.hard for lab in labels_of(store, stored.name)]
+        # every key is choice 0: a tie always broken to index 0 would score 100%
+        assert 0.25 < label_accuracy(store, stored.name) < 0.75
+    assert by_seed[0] != by_seed[1]
 
 
 def test_unknown_method_is_rejected() -> None:
@@ -203,4 +278,8 @@ def test_label_dataset_has_no_answer_key(tmp_path: Path) -> None:
     assert row["choices"] == list(
         questions[[q.id for q in questions].index(row["question_id"])].choices
     )
-    assert sum(row["soft"]) == pytest.approx(1.0)
+    # the soft label of the row's own question (make_store: 0.55 for questions 0 and 1,
+    # 0.525 for 2 and 3, on the correct answer, which is choice i % 2)
+    i = [q.id for q in questions].index(row["question_id"])
+    p = 0.55 if i < 2 else 0.525
+    assert row["soft"] == pytest.approx([p, 1 - p] if i % 2 == 0 else [1 - p, p])

@@ -54,7 +54,7 @@ def pipeline_config(chat: Path, bert: Path, tmp_path: Path, **w2s: Any) -> Pipel
         "w2s": {
             "output_dir": str(tmp_path / "runs"),
             "seeds": [0, 1],
-            "splits": {"weak": 0.34, "label": 0.33, "test": 0.33},
+            "splits": {"weak": 0.34, "label": 0.33, "test": 0.33, "validation": 0.4},
             "bootstrap": 200,
             "weak": {"model": str(bert), "members": 2, **fast},
             "strong": {"model": str(chat), "loss": "logconf", **fast},
@@ -99,15 +99,6 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
     return rec
 
 
-def test_split_is_a_function_of_each_question_alone() -> None:
-    ids = [f"q{i}" for i in range(300)]
-    full = split_questions(ids, {"weak": 0.3, "label": 0.4, "test": 0.3}, seed=0)
-    part = split_questions(ids[:100], {"weak": 0.3, "label": 0.4, "test": 0.3}, seed=0)
-    assert set(part.weak) <= set(full.weak) and set(part.test) <= set(full.test)
-    assert sorted(full.weak + full.label + full.test) == sorted(ids)
-    assert 60 < len(full.label) < 180
-
-
 def test_config_names_its_protocols(tiny_chat_model: Path, tiny_bert: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"w2s.debate_protocol"):
         pipeline_config(tiny_chat_model, tiny_bert, tmp_path, debate_protocol="direct")
@@ -124,21 +115,78 @@ def test_pipeline_end_to_end_respects_the_splits_and_resumes(
     store = Store(cfg.store)
     result = Pipeline(cfg, store).run()
     questions = {q.id: q for q in store.all(pipeline_module.Question)}
-    splits = split_questions(list(questions), cfg.w2s.splits.model_dump(), cfg.seed)
-    a, b, test = set(splits.weak), set(splits.label), set(splits.test)
-    assert a and b and test and not (a & b or a & test or b & test)
+    fractions = cfg.w2s.splits
+    splits = split_questions(
+        list(questions.values()), fractions.model_dump(), cfg.seed, fractions.validation
+    )
+    a, b, val, test = (
+        set(ids) for ids in (splits.weak, splits.label, splits.validation, splits.test)
+    )
+    assert a and b and val and test
+    assert len(a | b | val | test) == len(a) + len(b) + len(val) + len(test) == len(questions)
+    assert result.splits == {
+        "weak": len(a),
+        "label": len(b),
+        "validation": len(val),
+        "test": len(test),
+    }
 
-    # the table: one row per label source, over the test split, two seeds
+    # the table, recomputed from what the stages stored: one row per label source, over the
+    # test split, two seeds; validation scores against weak labels (students) or the key
     assert [r.source for r in result.rows] == [s.title for s in LABEL_SOURCES]
-    for row in result.rows:
-        assert row.questions == len(test) and row.seeds == 2
-        for acc in (row.weak, row.transfer, row.ceiling):
-            assert 0.0 <= acc <= 1.0
-        assert row.labels == len(b)
+    key = {q: questions[q].correct_index for q in questions}
+    runs = {r.output_path: r for r in store.all(TrainingRun)}
+    ceilings = [r for r in runs.values() if r.method == "ceiling"]
+    exp = store.require_experiment(cfg.name)
+    assert exp.id is not None
+    debates = {d.id: d for d in store.debates(exp.id)}
+    trained = [j for j in store.all(Judgment) if j.judge_id.startswith("trained:")]
+
+    def acc(probs: dict[str, list[float]], ids: set[str], target: dict[str, int]) -> float:
+        return float(np.mean([probs[q][target[q]] > 0.5 for q in ids]))
+
+    def weak_acc(judge_ids: list[str], protocol: str) -> float:
+        per: dict[str, dict[str, list[list[float]]]] = {}
+        for j in trained:
+            d = debates[j.debate_id]
+            if j.judge_id in judge_ids and d.protocol == protocol and d.question_id in test:
+                per.setdefault(d.question_id, {}).setdefault(j.judge_id, []).append(j.probs)
+        p = {
+            q: np.mean([np.mean(v, axis=0) for v in by_judge.values()], axis=0).tolist()
+            for q, by_judge in per.items()
+        }
+        assert set(p) == test
+        return acc(p, test, key)
+
     for source, row in zip(LABEL_SOURCES, result.rows, strict=True):
-        labs = labels_of(store, result.details["label_sets"][source.key])
-        assert row.label_confidence == pytest.approx(np.mean([lab.confidence for lab in labs]))
-        assert 0.5 <= row.label_confidence <= 1.0
+        assert row.questions == len(test) and row.seeds == 2 and row.validation == len(val)
+        members = result.details["judges"][source.variant]
+        members = members if source.members is None else [members[i] for i in source.members]
+        protocol = "direct" if source.variant == "plain" else "debate"
+        assert row.weak == pytest.approx(weak_acc(members, protocol))
+        set_name = result.details["label_sets"][source.key]
+        students = [r for r in runs.values() if r.inputs.get("label_set") == set_name]
+        assert len(students) == 2
+        for value, group in ((row.transfer, students), (row.ceiling, ceilings)):
+            assert value == pytest.approx(
+                np.mean([acc(r.metrics["test_probs"], test, key) for r in group])
+            )
+        assert row.ceiling_val == pytest.approx(
+            np.mean([acc(r.metrics["val_probs"], val, key) for r in ceilings])
+        )
+        labs = labels_of(store, set_name)
+        assert {lab.question_id for lab in labs} == b | val  # all of B is weak-labelled
+        weak_label = {lab.question_id: lab.hard for lab in labs}
+        assert row.transfer_val == pytest.approx(
+            np.mean([acc(r.metrics["val_probs"], val, weak_label) for r in students])
+        )
+        on_b = [lab for lab in labs if lab.question_id in b]
+        assert row.labels == len(b)
+        assert row.label_confidence == pytest.approx(np.mean([lab.confidence for lab in on_b]))
+        assert row.label_accuracy == pytest.approx(
+            np.mean([lab.hard == key[lab.question_id] for lab in on_b])
+        )
+        assert all(lab.confidence == max(lab.soft) for lab in labs)
 
     # weak judges: 2 variants x 2 members, each trained on split A's answer key only
     assert len(calls.weak) == 4
@@ -151,20 +199,17 @@ def test_pipeline_end_to_end_respects_the_splits_and_resumes(
     with_debate = [c for c in calls.weak if "weak-debate" in c["folder"]]
     assert len(with_debate) == 2 and all("Debate:\nRound 1" in c["text"][0] for c in with_debate)
 
-    # their verdicts are stored judgments on B and test only
-    trained = [j for j in store.all(Judgment) if j.judge_id.startswith("trained:")]
-    exp = store.require_experiment(cfg.name)
-    assert exp.id is not None
-    debates = {d.id: d for d in store.debates(exp.id)}
-    assert trained and {debates[j.debate_id].question_id for j in trained} <= b | test
+    # their verdicts are stored judgments on B (validation included) and test only
+    assert trained and {debates[j.debate_id].question_id for j in trained} == b | val | test
 
-    # students: per seed, a ceiling and one run per label source, all on split B
+    # students: per seed, a ceiling and one run per label source, all on split B less its
+    # validation part, which (like test) they only predict
     assert len(calls.student) == 2 * (1 + len(LABEL_SOURCES))
-    runs = {r.output_path: r for r in store.all(TrainingRun)}
     for call in calls.student:
-        assert set(call["question_ids"]) <= b
+        assert set(call["question_ids"]) == b
         assert call["columns"] == ["question_id", "choice", "text", "labels"]
         run = runs[call["folder"]]
+        assert set(run.metrics["val_probs"]) == val and set(run.metrics["test_probs"]) == test
         if run.method == "ceiling":
             assert run.inputs["ground_truth"] is True
             assert run.config["loss"] == "xent"  # the configured logconf is for weak labels
@@ -181,7 +226,7 @@ def test_pipeline_end_to_end_respects_the_splits_and_resumes(
     assert len(weak_runs) == 4
     for r in weak_runs:
         assert set(r.inputs["train_question_ids"]) <= a
-        assert not set(r.inputs["train_question_ids"]) & (b | test)
+        assert not set(r.inputs["train_question_ids"]) & (b | val | test)
 
     # outputs on disk: splits, results, per-stage training records
     assert (result.output_dir / "results.json").is_file()

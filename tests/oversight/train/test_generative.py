@@ -137,12 +137,42 @@ def test_robust_label_smoothing_is_one_minus_mean_confidence_capped() -> None:
     assert robust_label_smoothing([], cap=0.4) == 0.0
 
 
-def test_dpo_trains_with_robust_loss(tiny_chat_model: Path, tmp_path: Path) -> None:
+def test_dpo_trains_with_robust_loss(
+    tiny_chat_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What TRL's trainer received, not what ``train_dpo`` says it passed: the rows left by
+    the confidence filter, their chosen / rejected sides, and the robust loss settings."""
+    import trl
+
+    built: list[Any] = []
+
+    class Recording(trl.DPOTrainer):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(trl, "DPOTrainer", Recording)
     pairs = dpo_pairs(judged_debates(tmp_path), "dpo", protocol="debate")
     cfg = DPOStudentConfig(
-        model=str(tiny_chat_model), max_steps=1, batch_size=2, max_length=128, save_model=False
+        model=str(tiny_chat_model),
+        max_steps=1,
+        batch_size=2,
+        max_length=128,
+        save_model=False,
+        min_confidence=0.8,  # keeps the second debate (0.95) only
+        beta=0.3,
     )
     metrics = train_dpo(cfg, pairs, tmp_path / "out", seed=0)
-    assert metrics["loss_type"] == "robust"
-    assert metrics["label_smoothing"] == pytest.approx(1 - (0.75 + 0.95) / 2)
+    (trainer,) = built
+    assert trainer.loss_types == ["robust"]
+    assert trainer.label_smoothing == pytest.approx(1 - 0.95)  # from the kept row alone
+    assert trainer.beta == pytest.approx(0.3)
+    rows = list(trainer.train_dataset)
+    assert len(rows) == 1
+    decode = trainer.processing_class.decode
+    assert "Question 1?" in decode(rows[0]["prompt_ids"])
+    # the judges preferred choice 0 there, argued by debater_1
+    assert "debater_1 round 0 of 1" in decode(rows[0]["chosen_ids"])
+    assert "debater_1 round 1 of 1" in decode(rows[0]["chosen_ids"])
+    assert "debater_2 round 0 of 1" in decode(rows[0]["rejected_ids"])
     assert metrics["steps"] == 1 and torch.isfinite(torch.tensor(metrics["train_loss"]))

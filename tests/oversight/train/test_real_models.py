@@ -46,8 +46,13 @@ def test_minilm_judge_and_smollm2_lora_student(tmp_path: Path) -> None:
         [JudgeTarget(f"d{i}", q.id) for i, q in enumerate(questions)],
     )
     assert len(verdicts) == 4
-    for v in verdicts:
-        assert sum(v.probs) == pytest.approx(1.0) and all(0 <= p <= 1 for p in v.probs)
+    for q, v in zip(questions, verdicts, strict=True):
+        # each verdict is this judge's own reading of this debate's question, candidate by
+        # candidate, combined as choice_probs says: (p0 + 1 - p1) / 2 on choice 0
+        p0, p1 = weak.predict(prediction_texts(question_row(q), InputSettings()))
+        assert v.debate_id == f"d{questions.index(q)}"
+        assert v.raw["p_candidate_correct"] == pytest.approx([p0, p1], abs=1e-5)
+        assert v.probs == pytest.approx([(p0 + 1 - p1) / 2, (p1 + 1 - p0) / 2], abs=1e-5)
 
     strong = train_classifier(
         ClassifierConfig(
@@ -68,5 +73,8 @@ def test_minilm_judge_and_smollm2_lora_student(tmp_path: Path) -> None:
     yes, no = strong.predict([YES, NO])
     assert yes > no
     assert (tmp_path / "strong" / "adapter_model.safetensors").is_file()
-    scores = strong.predict(prediction_texts(question_row(questions[0]), InputSettings()))
-    assert np.isfinite(scores).all() and sum(choice_probs(list(scores))) == pytest.approx(1.0)
+    s0, s1 = strong.predict(prediction_texts(question_row(questions[0]), InputSettings()))
+    assert (
+        np.isfinite([s0, s1]).all() and s0 != s1
+    )  # the head reads the candidate: a collapsed score would be the same twice
+    assert choice_probs([s0, s1]) == pytest.approx([(s0 + 1 - s1) / 2, (s1 + 1 - s0) / 2])
