@@ -21,8 +21,8 @@ from oversight.report.groups import (
     common_debates,
     deciding_group,
     judge_groups,
+    judge_names,
 )
-from oversight.report.summary import judge_names
 from oversight.store import Debate, Experiment, JudgeEnsemble, Judgment, Question, Store
 from oversight.store.judges import BEFORE_FIRST_ROUND, FINAL_VERDICT
 

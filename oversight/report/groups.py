@@ -168,3 +168,15 @@ def common_debates(
     for d in debates:
         present[d.protocol] |= judged_by[d.id]
     return [d for d in debates if judged_by[d.id] and judged_by[d.id] == present[d.protocol]]
+
+
+def judge_names(judgments: list[Judgment]) -> dict[str, str]:
+    """Display names for judge ids: the short name stored with the judgments, made unique."""
+    named: dict[str, str] = {}
+    for j in judgments:
+        name = j.raw.get("judge") if isinstance(j.raw, dict) else None
+        named.setdefault(j.judge_id, name if isinstance(name, str) else j.judge_id)
+    counts: dict[str, int] = defaultdict(int)
+    for name in named.values():
+        counts[name] += 1
+    return {jid: (n if counts[n] == 1 else f"{n} ({jid})") for jid, n in named.items()}

@@ -17,14 +17,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from oversight.metrics import TieRule, accuracy, bootstrap_ci, correctness, is_tie
+from oversight.report.context import load_context
 from oversight.report.groups import (
     EXPERIMENT_ENSEMBLE,
     JudgeGroup,
-    common_debates,
-    deciding_group,
-    judge_groups,
 )
-from oversight.store import Debate, JudgeEnsemble, Judgment, Question, Store
+from oversight.store import Debate, Judgment, Question, Store
 from oversight.store.judges import FINAL_VERDICT
 
 ENSEMBLE = EXPERIMENT_ENSEMBLE
@@ -298,27 +296,14 @@ def experiment_summary(
     ``per_judge`` adds the rows of collapsed groups' members; ``same_debates`` keeps only
     debates every group judged; ``wins_by`` names the group whose verdicts decide win rates.
     """
-    exp = store.require_experiment(name)
-    assert exp.id is not None
-    debates = store.debates(exp.id)
-    qids = {d.question_id for d in debates}
-    questions = {q.id: q for q in store.all(Question) if q.id in qids}
-    judgments = store.judgments([d.id for d in debates])
-    names = judge_names(judgments)
-    status: dict[str, int] = defaultdict(int)
-    for d in debates:
-        status[d.status] += 1
-    ensembles = store.all(
-        JudgeEnsemble, JudgeEnsemble.experiment_id == exp.id, order_by=JudgeEnsemble.id
-    )
-    groups = judge_groups(judgments, ensembles)
-    judged = common_debates(debates, judgments, groups) if same_debates else debates
-    deciding = deciding_group(groups, wins_by)
+    ctx = load_context(store, name, same_debates=same_debates, wins_by=wins_by, ties=ties)
+    groups, judgments, questions, deciding = ctx.groups, ctx.judgments, ctx.questions, ctx.deciding
+    judged = ctx.debates
     decisive = [j for j in judgments if deciding is not None and j.judge_id in deciding.judge_ids]
     rules = {**RULES, "ties": RULES["ties"].format(ties=TIE_WORDS[ties])}
     return {
         "experiment": name,
-        "debates": dict(status),
+        "debates": ctx.status,
         "rules": rules,
         "tie_rule": ties,
         "groups": [
@@ -333,21 +318,9 @@ def experiment_summary(
         "judges": [
             asdict(r)
             for r in grouped_judge_rows(
-                judged, questions, judgments, groups, names, per_judge=per_judge, ties=ties
+                judged, questions, judgments, groups, ctx.names, per_judge=per_judge, ties=ties
             )
         ],
         "wins_judged_by": deciding.label if deciding else None,
         "wins": [asdict(r) for r in win_rows(judged, questions, decisive, ties=ties)],
     }
-
-
-def judge_names(judgments: list[Judgment]) -> dict[str, str]:
-    """Display names for judge ids: the short name stored with the judgments, made unique."""
-    named: dict[str, str] = {}
-    for j in judgments:
-        name = j.raw.get("judge") if isinstance(j.raw, dict) else None
-        named.setdefault(j.judge_id, name if isinstance(name, str) else j.judge_id)
-    counts: dict[str, int] = defaultdict(int)
-    for name in named.values():
-        counts[name] += 1
-    return {jid: (n if counts[n] == 1 else f"{n} ({jid})") for jid, n in named.items()}
