@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -89,5 +90,6 @@ def test_smollm2_ensemble_next_to_human_judges(tmp_path: Path) -> None:
         assert human["accuracy"] == pytest.approx(np.mean(people))
     table = CliRunner().invoke(app, ["report", "nyu-debates", "--db", store.url])
     assert table.exit_code == 0
-    cells = table.output.split()  # rich may wrap "ensemble smol" inside its cell
+    # rich may wrap "ensemble smol" inside its cell; cells sit between box-drawing bars
+    cells = re.sub(r"[│┃]", " ", table.output).split()
     assert "human" in cells and "ensemble" in cells and "smol" in cells
