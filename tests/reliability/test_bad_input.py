@@ -1,4 +1,4 @@
-"""Bad input gets a clear error and changes nothing (issue 10, point 5; secrets of point 7).
+"""Bad input gets a clear error and changes nothing.
 
 Each test feeds one kind of bad input a user really produces (a folder given as a config, a
 typo in an experiment name, a hand-edited export, a dataset with a repeated choice) and checks

@@ -1,4 +1,4 @@
-"""A transcript longer than a model's context (issue 10, point 3): the config's policy decides,
+"""A transcript longer than a model's context: the config's policy decides,
 and nothing is ever cut silently.
 
 The model is the tiny chat model with its context cut to 560 positions: a debater's first

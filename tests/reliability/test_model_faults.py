@@ -1,4 +1,4 @@
-"""Faults from models (issue 10, point 2): a backend that cannot start, and output that cannot
+"""Faults from models: a backend that cannot start, and output that cannot
 be scored.
 
 A backend that cannot start stops the command at once with one error naming the model and the

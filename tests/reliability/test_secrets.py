@@ -1,4 +1,4 @@
-"""Secrets (issue 10, point 7): a password in a Store URL or a model's base URL reaches no
+"""Secrets: a password in a Store URL or a model's base URL reaches no
 stored row, error, log line, console output or export.
 
 The Store is a real PostgreSQL server whose trust authentication accepts any password, so a
