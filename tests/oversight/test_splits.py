@@ -89,8 +89,8 @@ def test_full_cosmosqa_has_no_passage_or_question_across_splits() -> None:
     """The shared CosmosQA validation set, as the pipeline loads it (binarized): several
     questions per passage, and one question repeated with paraphrased options. A hash of
     the question id alone left 171 of 1051 test questions with a twin in another split."""
-    if not (shared_data_dir() / "cosmosqa" / "valid.jsonl").is_file():
-        pytest.skip("the shared CosmosQA copy is not here")
+    # The shared data sits beside every checkout (CI included): a missing copy is a failure.
+    assert (shared_data_dir() / "cosmosqa" / "valid.jsonl").is_file(), shared_data_dir()
     questions = load_questions("cosmosqa", split="validation", binarize=True, seed=0)
     assert len(questions) == 2985
     where = _where(split_questions(questions, FRACTIONS, seed=0, validation=0.2))
