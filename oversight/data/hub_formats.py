@@ -214,3 +214,32 @@ def quality_row(where: Where, row: Row, split: str) -> list[QuestionDraft]:
         choices_field="options",
     )
     return [draft]
+
+
+def tasksource_quality_row(where: Where, row: Row, split: str) -> list[QuestionDraft]:
+    """QuALITY as ``tasksource/QuALITY`` rows (the original release, one row per question):
+    article, question, options, gold_label (1-based, as QuALITY numbers its options),
+    difficult (0/1, kept in meta as ``hard``), question_unique_id. A question read from here
+    or from ``emozilla/quality`` has the same fields, hence the same id."""
+    gold = as_int(require(row, "gold_label", where), "gold_label", where)
+    options = as_text_list(require(row, "options", where), "options", where)
+    if not 1 <= gold <= len(options):
+        raise where.error(
+            f"{gold} is not an option number 1..{len(options)} (QuALITY counts from 1)",
+            "gold_label",
+        )
+    difficult = row.get("difficult")
+    draft = new_draft(
+        where,
+        dataset="quality",
+        split=split,
+        text=text_field(row, "question", where),
+        choices=options,
+        correct_index=gold - 1,
+        context=text_field(row, "article", where),
+        source_id=optional_text(row, "question_unique_id", where),
+        meta={"hard": bool(difficult)} if difficult in (0, 1) else {},
+        choices_field="options",
+        answer_field="gold_label",
+    )
+    return [draft]

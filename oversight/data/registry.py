@@ -76,6 +76,12 @@ SOURCES: tuple[SourceSpec, ...] = (
         "fancyzhx/amazon_polarity",
     ),
     _hub("quality", "emozilla/quality", hub_formats.quality_row, "emozilla/quality"),
+    _hub(
+        "tasksource/QuALITY",
+        "tasksource/QuALITY",
+        hub_formats.tasksource_quality_row,
+        "quality-tasksource",
+    ),
 )
 
 _BY_NAME = {key.lower(): spec for spec in SOURCES for key in (spec.name, *spec.aliases)}
