@@ -12,6 +12,7 @@ from oversight.train.config import (
     TrainerSettings,
     WeakEnsembleConfig,
 )
+from oversight.train.debater_pairs import RewardedSpeech, debater_pairs, rewarded_speeches
 from oversight.train.dpo import dpo_pairs, train_dpo
 from oversight.train.inputs import (
     DebateView,
@@ -39,12 +40,14 @@ __all__ = [
     "JudgeTarget",
     "LoraSettings",
     "LossName",
+    "RewardedSpeech",
     "SFTStudentConfig",
     "TrainedClassifier",
     "TrainerSettings",
     "WeakEnsembleConfig",
     "choice_probs",
     "debate_views",
+    "debater_pairs",
     "dpo_pairs",
     "ground_truth_examples",
     "judge_debates",
@@ -54,6 +57,7 @@ __all__ = [
     "make_loss",
     "prediction_texts",
     "product",
+    "rewarded_speeches",
     "sft_examples",
     "train_classifier",
     "train_dpo",

@@ -58,7 +58,8 @@ def dpo_pairs(
             continue
         speeches: dict[int, list[str]] = defaultdict(list)
         for t in v.turns:
-            speeches[v.assignment[t.speaker]].append(t.text.strip())
+            if t.speaker in v.assignment:  # a judge's question argues no side
+                speeches[v.assignment[t.speaker]].append(t.text.strip())
         other = next(c for c in set(v.assignment.values()) if c != preferred)
         q = questions[v.question_id]
         rows["debate_id"].append(v.debate_id)
