@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import bench_batching, bench_efficiency, bench_overhead
+from benchmarks import bench_batching, bench_efficiency, bench_overhead, bench_store
 from benchmarks.common import Benchmark, Options, machine
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -30,6 +30,11 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
         Benchmark(
             "batching", "transformers backend: batched vs one-by-one speed-up", bench_batching.run
+        ),
+        Benchmark(
+            "store",
+            "Store rows/s (SQLite, PostgreSQL); status and labels at 100,000 debates",
+            bench_store.run,
         ),
     )
 }

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import numpy as np
 
 from oversight.store import (
-    Debate,
     Experiment,
     Judgment,
     Label,
@@ -41,6 +40,7 @@ from oversight.store import (
     Store,
     StoreError,
 )
+from oversight.store.store import FinalJudgment
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -141,7 +141,7 @@ def aggregate(
 
 
 def per_judge_probs(
-    judgments: Iterable[Judgment], question_of: dict[str, str]
+    judgments: Iterable[Judgment | FinalJudgment], question_of: dict[str, str]
 ) -> dict[str, dict[str, list[float]]]:
     """question id -> judge id -> that judge's mean probabilities over the question's debates."""
     acc: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
@@ -199,17 +199,16 @@ def compute_labels(
     if request.method not in METHODS:
         raise LabelError(f"unknown label method {request.method!r} (known: {', '.join(METHODS)})")
     assert experiment.id is not None
-    debates: list[Debate] = store.debates(experiment.id, protocol=request.protocol)
+    # Only the columns labels need, joined in SQL: loading every debate and judgment as ORM
+    # rows took a minute at 100,000 debates.
+    finals = store.final_judgments(experiment.id, request.protocol)
     if request.question_ids is not None:
         wanted = set(request.question_ids)
-        debates = [d for d in debates if d.question_id in wanted]
-    question_of = {d.id: d.question_id for d in debates}
-    judges = set(request.judges) if request.judges is not None else None
-    finals = [
-        j
-        for j in store.judgments(list(question_of))
-        if j.after_round == -1 and (judges is None or j.judge_id in judges)
-    ]
+        finals = [j for j in finals if j.question_id in wanted]
+    if request.judges is not None:
+        judges = set(request.judges)
+        finals = [j for j in finals if j.judge_id in judges]
+    question_of = {j.debate_id: j.question_id for j in finals}
     out: dict[str, Aggregate] = {}
     for qid, by_judge in per_judge_probs(finals, question_of).items():
         agg = aggregate(
@@ -253,19 +252,20 @@ def build_label_set(
     )
     stored = store.first(LabelSet, LabelSet.name == name)
     assert stored is not None and stored.id is not None
-    store.insert_ignore(
+    store.insert_values(
+        Label,
         [
-            Label(
-                label_set_id=stored.id,
-                question_id=qid,
-                soft=agg.soft,
-                hard=agg.hard,
-                confidence=agg.confidence,
-                n_judges=agg.n_judges,
-                agreement=agg.agreement,
-            )
+            {
+                "label_set_id": stored.id,
+                "question_id": qid,
+                "soft": agg.soft,
+                "hard": agg.hard,
+                "confidence": agg.confidence,
+                "n_judges": agg.n_judges,
+                "agreement": agg.agreement,
+            }
             for qid, agg in sorted(labels.items())
-        ]
+        ],
     )
     return stored
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from oversight.cli import app
 from oversight.config import DEFAULT_STORE, resolve_store_url
+from oversight.data.records import make_question
+from oversight.store import Debate, Store, Turn
 
 runner = CliRunner()
 
@@ -155,3 +160,56 @@ def test_passwords_in_store_urls_are_never_printed() -> None:
     result = runner.invoke(app, ["status", "--db", "postgresql+nodriver://ann:s3cret@h/db"])
     assert result.exit_code == 2
     assert "s3cret" not in result.output and "ann:***@h" in result.output
+
+
+def test_status_shows_tokens_per_model_summed_over_turns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tokens.db'}"
+    store = Store(url)
+    q = make_question(dataset="t", split="test", text="a?", choices=["x", "y"], correct_index=0)
+    store.add_questions([q])
+    exp = store.open_experiment("tok", {}, "h", "v")
+    assert exp.id is not None
+    store.insert_ignore(
+        [
+            Debate(id=d, experiment_id=exp.id, question_id=q.id, protocol="debate", key=d)
+            for d in ("d1", "d2")
+        ]
+    )
+    store.set_status("d2", "failed", "boom")
+    store.insert_ignore(
+        [
+            Turn(
+                debate_id=d,
+                round=r,
+                speaker="s",
+                model=m,
+                text="t",
+                prompt_tokens=p,
+                completion_tokens=c,
+            )
+            for d, r, m, p, c in (
+                ("d1", 0, "alpha", 300, 40),
+                ("d1", 1, "alpha", 410, 25),
+                ("d2", 0, "beta", 90, 12),
+            )
+        ]
+    )
+    store.close()
+    result = runner.invoke(app, ["status", "--db", url, "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    # alpha: 300 + 410 prompt, 40 + 25 completion; beta: one turn.
+    assert row["tokens"] == {
+        "alpha": {"prompt": 710, "completion": 65},
+        "beta": {"prompt": 90, "completion": 12},
+    }
+    assert (row["turns"], row["debates"]) == (3, {"pending": 1, "failed": 1})
+    # The text rich's print_json writes to a file, byte for byte, without its cost.
+    printed = io.StringIO()
+    Console(file=printed, width=200).print_json(json.dumps([row]))
+    assert result.stdout == printed.getvalue()
+
+    table = runner.invoke(app, ["status", "--db", url])
+    assert table.exit_code == 0, table.output
+    lines = [" ".join(line.replace("│", " ").split()) for line in table.stdout.splitlines()]
+    assert "tok alpha 710 65" in lines and "tok beta 90 12" in lines

@@ -56,3 +56,25 @@ def test_one_benchmark_by_name_and_unknown_names_are_refused(
     assert line["benchmark"] == "overhead"
     with pytest.raises(SystemExit):
         main(["run", "no-such-benchmark"])
+
+
+def test_store_benchmark_reads_back_what_it_wrote(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (line,) = _run(capsys, "store", "--quick", "--workdir", str(tmp_path))
+    figures = line["figures"]
+    databases = ["sqlite"] + (["postgresql"] if "writes" in figures["postgresql"] else [])
+    for db in databases:
+        writes, reads = figures[db]["writes"], figures[db]["reads"]
+        assert writes["rows"] == 20 and writes["turns_per_s"] > 0 < writes["judgments_per_s"]
+        # --quick: 200 debates, 4 per question; debates 99 and 199 failed (no turns); each
+        # of the other 198 has a 200-token-prompt turn by debater-large, a 201-token one by
+        # debater-small, 32 completion tokens each, and two final judgments.
+        assert (reads["debates"], reads["questions"], reads["failed"]) == (200, 50, 2)
+        assert reads["turns"] == reads["judgments"] == 396
+        assert reads["tokens"] == {
+            "debater-large": {"prompt": 200 * 198, "completion": 32 * 198},
+            "debater-small": {"prompt": 201 * 198, "completion": 32 * 198},
+        }
+        assert reads["labels"] == 50
+        assert reads["status_s"] > 0 and reads["labels_s"] > 0
