@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -18,6 +18,9 @@ from oversight.backends.base import BackendStartError
 from oversight.cli_console import DbOption, console, err_console, fail, open_store, progress
 from oversight.config import ConfigError
 from oversight.store import StoreError
+
+if TYPE_CHECKING:
+    from oversight.pipeline_config import PipelineConfig
 
 
 def _pct(x: float) -> str:
@@ -117,6 +120,15 @@ def pipeline(
     ],
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Validate, resolve the models, load the questions and print the plan "
+            "(splits, debates, judgments, training runs, estimated tokens); loads no model "
+            "and writes nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Weak-to-strong on debate labels: debates, weak judges, labels, students, PGR.
 
@@ -124,12 +136,15 @@ def pipeline(
     """
     from oversight.pipeline import Pipeline
     from oversight.pipeline_config import load_pipeline_config
-    from oversight.report.w2s import pgr_table
+    from oversight.report.w2s import members_table, pgr_table
 
     try:
         cfg = load_pipeline_config(config)
     except ConfigError as err:
         raise fail(str(err)) from None
+    if dry_run:
+        _dry_run(cfg, config, as_json)
+        return
     store = open_store(db, cfg.store)
     log = logging.getLogger("oversight.pipeline")
     with progress() as bar:
@@ -150,6 +165,9 @@ def pipeline(
         console.print_json(json.dumps(result.as_json()))
         return
     console.print(pgr_table(result.rows, f"{cfg.name}: weak-to-strong on debate labels"))
+    console.print(members_table(result.details["members"]))
+    for reason in result.details["unavailable"].values():
+        err_console.print(reason)
     if result.debates is not None and result.debates.failed:
         err_console.print(
             f"{result.debates.failed} debates failed (their questions have no transcript); "
@@ -163,3 +181,18 @@ def pipeline(
         f"{result.stages_skipped} reused; {result.wall_seconds:.0f} s; outputs in "
         f"{result.output_dir}"
     )
+
+
+def _dry_run(cfg: PipelineConfig, path: Path, as_json: bool) -> None:
+    """Print the plan of a pipeline config; a model or data problem fails naming the file."""
+    from oversight.models import ModelNotFoundError
+    from oversight.pipeline_plan import plan_pipeline, plan_table
+
+    try:
+        plan = plan_pipeline(cfg)
+    except (ValueError, ModelNotFoundError, OSError) as err:
+        raise fail(f"{path}: {err}") from None
+    if as_json:
+        console.print_json(json.dumps(plan.as_json()))
+        return
+    console.print(plan_table(plan))

@@ -127,23 +127,23 @@ def resolve_model(name: str, cache_dir: Path | None = None) -> str:
             if entry.is_gguf:
                 return str(_converted_gguf(entry, copy, cache_dir or default_cache_dir()))
             return str(copy)
-        if hub_offline() and not _in_hub_cache(entry.hub_id):
+        if hub_offline() and not in_hub_cache(entry.hub_id):
             raise ModelNotFoundError(
                 f"model {name!r}: the Hub is offline and neither its wheel "
                 f"(import name {entry.package!r}) nor a cached {entry.hub_id!r} is available"
             )
         return entry.hub_id
-    if _looks_like_path(name):
+    if looks_like_path(name):
         raise ModelNotFoundError(f"model path {name!r} does not exist")
     return name
 
 
-def _looks_like_path(name: str) -> bool:
+def looks_like_path(name: str) -> bool:
     """Hub ids are ``name`` or ``owner/name``; anything else with separators is a path."""
     return name.startswith(("/", "./", "../", "~", ".")) or "\\" in name or name.count("/") > 1
 
 
-def _in_hub_cache(repo_id: str) -> bool:
+def in_hub_cache(repo_id: str) -> bool:
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:

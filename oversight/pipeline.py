@@ -10,7 +10,11 @@ Stages, after ``openai/weak-to-strong`` and Lang, Huang & Li 2025:
    reading a debate transcript of the question; each member judges B and test, its verdicts
    stored as Judgment rows;
 4. build a LabelSet on B (validation included) for each label source: a single weak model,
-   the weak ensemble, the weak ensemble with debate;
+   the weak ensemble, the weak ensemble with debate, from the members that fitted (a member
+   whose training loss stayed at the prior, ``oversight.train.fit``, is left out and
+   reported; a source with no fit member is reported unavailable and trains nothing); and
+   one per positive control, B's answer key with a known share flipped
+   (``oversight.controls``), stored apart from every supervisor's labels;
 5. train the strong student on each label set, and on B's answer key (the ceiling), for
    every seed, on B less its validation part; every run predicts validation (the score any
    setting is chosen by) and test (only ever predicted); report PGR with bootstrap intervals.
@@ -36,6 +40,13 @@ from typing import Any
 import numpy as np
 
 from oversight.backends.factory import make_backend
+from oversight.controls import (
+    FLIP_RULE,
+    build_control_set,
+    control_key,
+    control_labels,
+    control_title,
+)
 from oversight.labels import (
     LabelRequest,
     build_label_set,
@@ -51,6 +62,7 @@ from oversight.splits import Splits, split_questions
 from oversight.store import Experiment, JudgeKind, Question, Store, TrainingRun
 from oversight.train.classifier import train_classifier
 from oversight.train.config import ClassifierConfig, WeakEnsembleConfig
+from oversight.train.fit import FIT_RULE, check_fit
 from oversight.train.inputs import (
     DebateView,
     choice_probs,
@@ -89,20 +101,67 @@ class WeakVariant:
 
 @dataclass(frozen=True)
 class LabelSource:
-    """A weak supervisor whose verdicts become labels: some members of one variant."""
+    """A weak supervisor whose verdicts become labels: the fit members of one variant."""
 
     key: str
     title: str
     variant: str
-    members: tuple[int, ...] | None
-    """Member indices, or ``None`` for all."""
+    single: bool = False
+    """Only the first member that fitted (the lowest member index), not all of them."""
+
+    def choose(self, fit_members: Sequence[str]) -> list[str]:
+        """The judges whose verdicts this source aggregates, from the variant's fit members
+        in member order."""
+        return list(fit_members[:1]) if self.single else list(fit_members)
 
 
 LABEL_SOURCES = (
-    LabelSource("weak-single", "single weak model", "plain", (0,)),
-    LabelSource("weak-ensemble", "weak ensemble", "plain", None),
-    LabelSource("weak-ensemble-debate", "weak ensemble + debate", "debate", None),
+    LabelSource("weak-single", "single weak model", "plain", single=True),
+    LabelSource("weak-ensemble", "weak ensemble", "plain"),
+    LabelSource("weak-ensemble-debate", "weak ensemble + debate", "debate"),
 )
+
+
+@dataclass(frozen=True)
+class ControlSource:
+    """A positive control: split B's answer key with a share ``rate`` of labels flipped."""
+
+    rate: float
+
+    @property
+    def key(self) -> str:
+        return control_key(self.rate)
+
+    @property
+    def title(self) -> str:
+        return control_title(self.rate)
+
+
+@dataclass(frozen=True)
+class MemberFit:
+    """One weak member's training, judged by ``oversight.train.fit.FIT_RULE``."""
+
+    variant: str
+    member: int
+    judge_id: str
+    final_loss: float | None
+    prior_entropy: float | None
+    fit: bool | None
+    """``None`` for a run stored without the measurements (it is kept)."""
+    step_losses: list[float]
+    loss_curve: list[dict[str, float]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "member": self.member,
+            "judge_id": self.judge_id,
+            "final_loss": self.final_loss,
+            "prior_entropy": self.prior_entropy,
+            "fit": self.fit,
+            "step_losses": self.step_losses,
+            "loss_curve": self.loss_curve,
+        }
 
 
 @dataclass
@@ -153,6 +212,9 @@ class Pipeline:
             "plain": WeakVariant("plain", cfg.w2s.direct_protocol, transcript=False),
             "debate": WeakVariant("debate", cfg.w2s.debate_protocol, transcript=True),
         }
+        self.controls = [ControlSource(rate) for rate in cfg.w2s.controls]
+        self.members: dict[str, list[MemberFit]] = {}
+        """variant -> its members' fit checks, filled by :meth:`train_weak`."""
         self.stages_run = 0
         self.stages_skipped = 0
 
@@ -235,6 +297,7 @@ class Pipeline:
             judge_views = debate_views(self.store, exp.id, variant.protocol, judged)
         targets = self._judge_targets(exp, variant, judged, judge_views)
         judge_ids = []
+        fits: list[MemberFit] = []
         for k in range(config.members):
             seed = self.cfg.seed * 1000 + k
             key = {
@@ -254,7 +317,7 @@ class Pipeline:
                 self.store.insert_ignore(rows)
                 return {**member.metrics, "judgments": len(rows)}
 
-            self._stage(
+            run = self._stage(
                 exp,
                 name,
                 "weak-judge",
@@ -268,6 +331,8 @@ class Pipeline:
                 config={**config.model_dump(mode="json"), "seed": seed, "judge_id": judge_id},
                 work=work,
             )
+            fits.append(self._member_fit(variant.key, k, judge_id, run.metrics))
+        self.members[variant.key] = fits
         record_ensemble(
             self.store,
             self.cfg.name,
@@ -284,6 +349,30 @@ class Pipeline:
             JudgeKind.TRAINED,
         )
         return judge_ids
+
+    def _member_fit(
+        self, variant: str, member: int, judge_id: str, metrics: Mapping[str, Any]
+    ) -> MemberFit:
+        """The fit check of one stored member run, under this config's tolerance (so a new
+        tolerance re-judges stored runs without retraining them)."""
+        loss, prior = metrics.get("final_epoch_loss"), metrics.get("prior_entropy")
+        fit = None
+        if loss is not None and prior is not None:
+            fit = check_fit(float(loss), float(prior), self.cfg.w2s.unfit_tolerance).fit
+        return MemberFit(
+            variant,
+            member,
+            judge_id,
+            loss,
+            prior,
+            fit,
+            list(metrics.get("step_losses", [])),
+            list(metrics.get("loss_curve", [])),
+        )
+
+    def fit_members(self, variant: str) -> list[str]:
+        """The judge ids of a variant's members that fitted (or were not measured)."""
+        return [m.judge_id for m in self.members[variant] if m.fit is not False]
 
     def _judge_targets(
         self,
@@ -303,35 +392,58 @@ class Pipeline:
         rows = self.store.debates(exp.id, protocol=variant.protocol)
         return [JudgeTarget(d.id, d.question_id) for d in rows if d.question_id in wanted]
 
+    def unavailable(self) -> dict[str, str]:
+        """Label sources with no fit member -> why: they produce no labels and no students."""
+        out = {}
+        for source in LABEL_SOURCES:
+            if not source.choose(self.fit_members(source.variant)):
+                n = len(self.members[source.variant])
+                out[source.key] = (
+                    f"{source.title}: unavailable, all {n} members of weak-{source.variant} "
+                    "are unfit"
+                )
+        return out
+
     def build_labels(
-        self, exp: Experiment, splits: Splits, judges: Mapping[str, list[str]]
+        self, exp: Experiment, questions: Mapping[str, Question], splits: Splits
     ) -> tuple[dict[str, str], dict[str, set[str]]]:
-        """Stage 4: one LabelSet on split B (validation included) per label source.
+        """Stage 4: one LabelSet on split B (validation included) per available label source
+        and per control.
 
         Returns source -> set name, and source -> the questions whose label was exactly
         tied (its hard label drawn by the coin), which the stored rows cannot tell apart.
+        A supervisor's set aggregates its fit members' judgments only; a control's set is
+        built from the key (``oversight.controls``) and no judgment enters it.
         """
+        assert exp.id is not None
         out, ties = {}, {}
+        skip = self.unavailable()
         for source in LABEL_SOURCES:
-            request = self._label_request(
-                source, judges, splits.labelled, self.cfg.w2s.min_confidence
-            )
+            if source.key in skip:
+                continue
+            request = self._label_request(source, splits.labelled, self.cfg.w2s.min_confidence)
             name = f"{self.cfg.name}/labels/{source.key}-{_digest(request.params(), 8)}"
             build_label_set(self.store, self.cfg.name, request, name=name)
             out[source.key] = name
             computed = compute_labels(self.store, exp, request)
             ties[source.key] = {q for q, agg in computed.items() if agg.tied}
+        for control in self.controls:
+            labels = control_labels(
+                questions, [splits.label, splits.validation], control.rate, self.cfg.seed
+            )
+            name = f"{self.cfg.name}/labels/{control.key}-{_digest(labels.params(), 8)}"
+            build_control_set(self.store, exp.id, name, labels)
+            out[control.key] = name
+            ties[control.key] = set()
         return out, ties
 
     def _label_request(
         self,
         source: LabelSource,
-        judges: Mapping[str, list[str]],
         question_ids: Sequence[str],
         min_confidence: float,
     ) -> LabelRequest:
-        members = judges[source.variant]
-        chosen = members if source.members is None else [members[i] for i in source.members]
+        chosen = source.choose(self.fit_members(source.variant))
         return LabelRequest(
             method=self.cfg.w2s.label_method,
             min_confidence=min_confidence,
@@ -436,13 +548,18 @@ class Pipeline:
         exp: Experiment,
         questions: Mapping[str, Question],
         splits: Splits,
-        judges: Mapping[str, list[str]],
         label_sets: Mapping[str, str],
         label_ties: Mapping[str, set[str]],
         students: Mapping[str, list[TrainingRun]],
     ) -> list[PGRRow]:
         """PGR rows on the test split, with validation scores; the answer key is read here,
-        after all training, and test only scores (nothing is chosen by it)."""
+        after all training, and test only scores (nothing is chosen by it).
+
+        One row per available supervisor, then one per control. A supervisor's weak
+        accuracy is its fit members' aggregated verdicts on test; a control's is its labels'
+        accuracy on the questions the students trained on, known by construction
+        (:data:`oversight.controls.FLIP_RULE`), given to every test question alike so that
+        its interval has no width and the PGR interval reflects student and ceiling only."""
         ceilings = students[CEILING]
         key = {q: questions[q].correct_index for q in questions}
 
@@ -462,33 +579,41 @@ class Pipeline:
         in_label, in_val = set(splits.label), set(splits.validation)
         ceiling_val = val_score(ceilings, {q: key[q] for q in splits.validation})
         rows = []
-        for source in LABEL_SOURCES:
-            request = self._label_request(source, judges, splits.test, 0.0)
-            weak_preds = compute_labels(self.store, exp, request)
-            test_ids = [
-                q
-                for q in splits.test
-                if q in weak_preds and all(q in r.metrics["test_probs"] for r in ceilings)
-            ]
+        sources: list[LabelSource | ControlSource] = [
+            s for s in LABEL_SOURCES if s.key in label_sets
+        ]
+        sources += self.controls
+        for source in sources:
             labels = label_rows(self.store, label_sets[source.key])
             trained_on = [r for r in labels if r["question_id"] in in_label]
+            label_acc = (
+                float(np.mean([r["hard"] == key[r["question_id"]] for r in trained_on]))
+                if trained_on
+                else math.nan
+            )
+            on_test = [
+                q for q in splits.test if all(q in r.metrics["test_probs"] for r in ceilings)
+            ]
+            if isinstance(source, LabelSource):
+                request = self._label_request(source, splits.test, 0.0)
+                weak_preds = compute_labels(self.store, exp, request)
+                test_ids = [q for q in on_test if q in weak_preds]
+                weak_correct = correct({q: weak_preds[q].soft for q in test_ids}, test_ids, key)
+            else:
+                test_ids = on_test
+                weak_correct = [label_acc] * len(test_ids)
             weak_val = {
                 r["question_id"]: int(r["hard"]) for r in labels if r["question_id"] in in_val
             }
-            weak_probs = {q: weak_preds[q].soft for q in test_ids}
             rows.append(
                 pgr_row(
                     source.title,
-                    correct(weak_probs, test_ids, key),
+                    weak_correct,
                     [correct(r.metrics["test_probs"], test_ids, key) for r in students[source.key]],
                     [correct(r.metrics["test_probs"], test_ids, key) for r in ceilings],
                     n_resamples=self.cfg.w2s.bootstrap,
                     seed=self.cfg.seed,
-                    label_accuracy=(
-                        float(np.mean([r["hard"] == key[r["question_id"]] for r in trained_on]))
-                        if trained_on
-                        else math.nan
-                    ),
+                    label_accuracy=label_acc,
                     labels=len(trained_on),
                     label_confidence=(
                         float(np.mean([r["confidence"] for r in trained_on]))
@@ -520,23 +645,24 @@ class Pipeline:
             key: self.train_weak(exp, questions, splits, variant)
             for key, variant in self.variants.items()
         }
-        label_sets, label_ties = self.build_labels(exp, splits, judges)
+        label_sets, label_ties = self.build_labels(exp, questions, splits)
         views = None
         if self.cfg.w2s.strong.inputs.transcript:
             views = debate_views(self.store, exp.id, self.cfg.w2s.debate_protocol)
-        students: dict[str, list[TrainingRun]] = {s.key: [] for s in LABEL_SOURCES}
+        students: dict[str, list[TrainingRun]] = {key: [] for key in label_sets}
         students[CEILING] = []
         for seed in self.cfg.w2s.seeds:
             students[CEILING].append(
                 self.train_student(exp, questions, splits, CEILING, None, seed, views)
             )
-            for source in LABEL_SOURCES:
-                students[source.key].append(
-                    self.train_student(
-                        exp, questions, splits, source.key, label_sets[source.key], seed, views
-                    )
+            for key, label_set in label_sets.items():
+                students[key].append(
+                    self.train_student(exp, questions, splits, key, label_set, seed, views)
                 )
-        rows = self.evaluate(exp, questions, splits, judges, label_sets, label_ties, students)
+        rows = self.evaluate(exp, questions, splits, label_sets, label_ties, students)
+        unavailable = self.unavailable()
+        for reason in unavailable.values():
+            self._notify(reason)
         result = PipelineResult(
             experiment=self.cfg.name,
             rows=rows,
@@ -549,6 +675,17 @@ class Pipeline:
             details={
                 "label_sets": dict(label_sets),
                 "judges": {k: list(v) for k, v in judges.items()},
+                "members": {k: [m.as_json() for m in v] for k, v in self.members.items()},
+                "excluded": {
+                    k: [m.judge_id for m in v if m.fit is False] for k, v in self.members.items()
+                },
+                "unavailable": unavailable,
+                "controls": {
+                    c.key: {"title": c.title, "flip_rate": c.rate, "label_set": label_sets[c.key]}
+                    for c in self.controls
+                },
+                "rules": {"fit": FIT_RULE, "control": FLIP_RULE},
+                "unfit_tolerance": self.cfg.w2s.unfit_tolerance,
             },
         )
         (self.out / "results.json").write_text(json.dumps(result.as_json(), indent=1))

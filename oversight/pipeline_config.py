@@ -8,18 +8,11 @@ so changing a training setting reuses every stored debate and retrains only what
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from oversight.config import (
-    ConsultancyProtocol,
-    DebateProtocol,
-    DirectProtocol,
-    ExperimentConfig,
-    read_toml,
-    validate_as,
-)
+from oversight.config import ExperimentConfig, read_toml, validate_as
 from oversight.labels import Method
 from oversight.train.config import ClassifierConfig, WeakEnsembleConfig
 
@@ -65,16 +58,34 @@ class W2SConfig(_Strict):
     min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
     """Drop labels whose confidence is below this before training the student."""
     direct_protocol: str = "direct"
-    """Protocol (kind ``direct``) whose rows the weak judges without debate judge."""
+    """Protocol without speakers (kind ``direct``) whose rows the weak judges without debate
+    judge."""
     debate_protocol: str = "debate"
-    """Protocol (kind ``debate`` or ``consultancy``) whose transcripts the debate-aided
-    weak judges read, in training (split A) and when labelling (split B) and testing."""
+    """Protocol with speakers (kind ``debate``, ``consultancy``, ...) whose transcripts the
+    debate-aided weak judges read, in training (split A) and when labelling (split B) and
+    testing."""
     weak: WeakEnsembleConfig = Field(default_factory=WeakEnsembleConfig)
     """The weak ensemble; ``inputs.transcript`` is set by the pipeline for each variant."""
     strong: ClassifierConfig
     """The strong student; the ceiling run uses the same settings on ground truth."""
     bootstrap: int = Field(default=2000, ge=100)
     """Bootstrap resamples of the test questions for the 95% intervals."""
+    controls: list[Annotated[float, Field(gt=0.0, lt=0.5)]] = Field(
+        default_factory=lambda: [0.2, 0.35]
+    )
+    """Flip rates of the positive controls: split B's answer key with exactly that share of
+    labels flipped (``oversight.controls``), each training the student like a label source;
+    reported as controls, never as supervisors. Empty: no control."""
+    unfit_tolerance: float = Field(default=0.01, ge=0.0)
+    """A weak member whose final-epoch mean training loss is at least the entropy of its
+    training labels (ln 2 here) minus this many nats learned nothing: it is left out of its
+    ensemble's labels and reported (``oversight.train.fit``)."""
+
+    @model_validator(mode="after")
+    def _controls_valid(self) -> W2SConfig:
+        if len(set(self.controls)) != len(self.controls):
+            raise ValueError(f"controls: flip rates repeat ({self.controls})")
+        return self
 
 
 class PipelineConfig(ExperimentConfig):
@@ -86,16 +97,17 @@ class PipelineConfig(ExperimentConfig):
     @model_validator(mode="after")
     def _protocols_exist(self) -> PipelineConfig:
         direct = self.protocols.get(self.w2s.direct_protocol)
-        if not isinstance(direct, DirectProtocol):
+        if direct is None or direct.speaks():
             raise ValueError(
-                f"w2s.direct_protocol: {self.w2s.direct_protocol!r} must name a protocol of "
-                f"kind 'direct' (defined: {sorted(self.protocols)})"
+                f"w2s.direct_protocol: {self.w2s.direct_protocol!r} must name a protocol in "
+                f"which nobody speaks, such as kind 'direct' (defined: {sorted(self.protocols)})"
             )
         debate = self.protocols.get(self.w2s.debate_protocol)
-        if not isinstance(debate, DebateProtocol | ConsultancyProtocol):
+        if debate is None or not debate.speaks():
             raise ValueError(
-                f"w2s.debate_protocol: {self.w2s.debate_protocol!r} must name a protocol of "
-                f"kind 'debate' or 'consultancy' (defined: {sorted(self.protocols)})"
+                f"w2s.debate_protocol: {self.w2s.debate_protocol!r} must name a protocol with "
+                f"speakers, such as kind 'debate' or 'consultancy' "
+                f"(defined: {sorted(self.protocols)})"
             )
         return self
 

@@ -65,12 +65,15 @@ def test_pipeline_command_prints_the_table_and_json(
     path.write_text(_toml(data))
     result = runner.invoke(app, ["pipeline", str(path)], terminal_width=200)
     assert result.exit_code == 0, result.output
-    for word in ("single", "ensemble", "+ debate", "PGR", "ceiling", "transf"):
-        assert word in result.output  # the table (its columns may wrap on a narrow terminal)
+    for word in ("single", "ensemble", "PGR", "ceiling", "transf", "control:", "weak members"):
+        assert word in result.output  # the tables (their columns may wrap on a narrow terminal)
     again = runner.invoke(app, ["pipeline", str(path), "--json"])
     assert again.exit_code == 0, again.output
     payload = json.loads(again.stdout)
-    assert payload["stages_run"] == 0 and len(payload["rows"]) == 3
+    unavailable = payload["details"]["unavailable"]
+    assert payload["stages_run"] == 0 and len(payload["rows"]) == 5 - len(unavailable)
+    for reason in unavailable.values():
+        assert reason.split(":")[0] in result.output and "unfit" in result.output
     _report_keeps_judge_kinds_apart(cfg.store or "", cfg.name)
 
 
@@ -87,9 +90,7 @@ def _report_keeps_judge_kinds_apart(url: str, experiment: str) -> None:
         probs=[0.7, 0.3],
     )
     store.insert_ignore([human])
-    result = runner.invoke(
-        app, ["report", experiment, "--db", url, "--json"], terminal_width=200
-    )
+    result = runner.invoke(app, ["report", experiment, "--db", url, "--json"], terminal_width=200)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     groups = {row["judge"] for row in payload["judges"]}

@@ -18,6 +18,9 @@ the pipeline evaluates it (``Pipeline.evaluate``):
 - the label columns describe the labels the students trained on (their
   ``train_question_ids``: a label set's validation questions are not among them).
 
+A control's label set (``oversight.controls``) has no judges: its weak accuracy is its
+labels' accuracy on the questions the students trained on, as the pipeline reports it.
+
 The columns the pipeline prints about validation and label ties are not rebuilt here.
 """
 
@@ -31,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from oversight.controls import control_title, is_control
 from oversight.labels import (
     LabelRequest,
     compute_labels,
@@ -120,36 +124,40 @@ def pgr_rows(store: Store, experiment: Experiment) -> list[PGRRow]:
         if not paired or ls is None:
             continue
         test = list(group[0].inputs.get("test_question_ids", []))
-        weak = _weak_on_test(store, experiment, ls, test)
+        control = is_control(ls)
+        weak = {} if control else _weak_on_test(store, experiment, ls, test)
         chosen = [r for _, r in paired]
         tops = [partner[s] for s, _ in paired]
         ids = [
             q
             for q in test
-            if q in weak and all(q in r.metrics["test_probs"] for r in chosen + tops)
+            if (control or q in weak) and all(q in r.metrics["test_probs"] for r in chosen + tops)
         ]
         if not ids:
             continue
         trained = set(group[0].inputs.get("train_question_ids", []))
         labels = [lab for lab in labels_of(store, set_name) if lab.question_id in trained]
         qs = questions_by_id(store, [*ids, *(lab.question_id for lab in labels)])
-        name = source_name(set_name, experiment.name)
+        name = (
+            control_title(float(ls.params["flip_rate"]))
+            if control
+            else source_name(set_name, experiment.name)
+        )
+        label_acc = (
+            float(np.mean([lab.hard == qs[lab.question_id].correct_index for lab in labels]))
+            if labels
+            else math.nan
+        )
         if several:
             name += f" (loss {group[0].config.get('loss', '?')})"
         rows.append(
             pgr_row(
                 name,
-                _correct(weak, ids, qs),
+                [label_acc] * len(ids) if control else _correct(weak, ids, qs),
                 [_correct(r.metrics["test_probs"], ids, qs) for r in chosen],
                 [_correct(r.metrics["test_probs"], ids, qs) for r in tops],
                 seed=seed,
-                label_accuracy=(
-                    float(
-                        np.mean([lab.hard == qs[lab.question_id].correct_index for lab in labels])
-                    )
-                    if labels
-                    else math.nan
-                ),
+                label_accuracy=label_acc,
                 labels=len(labels),
                 label_confidence=(
                     float(np.mean([lab.confidence for lab in labels])) if labels else math.nan

@@ -12,7 +12,7 @@ silently would hide how often the gap itself was not there.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -199,6 +199,10 @@ def pgr_table(rows: Sequence[PGRRow], title: str) -> Table:
     for name, cell in lines:
         table.add_row(name, *(cell(r) for r in rows))
     table.caption = caption(rows)
+    if any(r.source.startswith("control:") for r in rows):
+        from oversight.controls import FLIP_RULE
+
+        table.caption += f" Controls are not supervisors: {FLIP_RULE}."
     return table
 
 
@@ -216,3 +220,41 @@ def caption(rows: Sequence[PGRRow]) -> str:
         f"ceiling does not beat the weak supervisor. {PGR_INTERVAL_RULE}. "
         f"{LABEL_TIE_RULE}; {VERDICT_TIE_RULE}."
     )
+
+
+def curve_points(losses: Sequence[float], points: int = 5) -> list[float]:
+    """``points`` evenly spaced values of a loss curve, first and last included."""
+    if len(losses) <= points:
+        return list(losses)
+    idx = np.linspace(0, len(losses) - 1, points).round().astype(int)
+    return [float(losses[i]) for i in idx]
+
+
+def members_table(members: Mapping[str, Sequence[Mapping[str, Any]]]) -> Table:
+    """Each weak member's training: final-epoch loss against the prior's, whether it fitted
+    (:data:`oversight.train.fit.FIT_RULE`) and its loss curve, so a member that learned
+    nothing is seen, not averaged into labels."""
+    from oversight.train.fit import FIT_RULE
+
+    table = Table(title="weak members: training loss against the prior")
+    for col in ("ensemble", "member", "final-epoch loss", "prior loss", "fit", "loss per step"):
+        table.add_column(col, justify="left" if col in ("ensemble", "loss per step") else "right")
+
+    def num(x: Any) -> str:
+        return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+
+    for variant, rows in members.items():
+        for m in rows:
+            fit = m.get("fit")
+            steps = list(m.get("step_losses", []))
+            curve = " ".join(f"{x:.3f}" for x in curve_points(steps))
+            table.add_row(
+                f"weak-{variant}",
+                str(m["member"]),
+                num(m.get("final_loss")),
+                num(m.get("prior_entropy")),
+                "not measured" if fit is None else ("yes" if fit else "UNFIT, excluded"),
+                f"{curve} ({len(steps)} steps)" if steps else "n/a",
+            )
+    table.caption = f"{FIT_RULE}; the loss per step is shown at 5 evenly spaced steps"
+    return table

@@ -19,6 +19,7 @@ import numpy as np
 
 from oversight.models import resolve_model
 from oversight.train.config import ClassifierConfig, LoraSettings
+from oversight.train.fit import final_epoch_loss, label_entropy, step_losses
 from oversight.train.losses import LossFn, make_loss
 from oversight.train.quiet import drop_printer, quiet_hf
 from oversight.train.saving import save_model, write_training_record
@@ -120,6 +121,9 @@ def _soft_label_trainer_class() -> type[Any]:
         def __init__(self, *args: Any, loss_fn: LossFn, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.loss_fn = loss_fn
+            self.micro_losses: list[tuple[int, Any]] = []
+            """(optimizer step, detached loss) per training micro-batch: the fit check and
+            the per-step curve read them (kept as tensors: no device sync per batch)."""
 
         def compute_loss(
             self,
@@ -132,6 +136,8 @@ def _soft_label_trainer_class() -> type[Any]:
             outputs = model(**inputs)
             step_frac = self.state.global_step / max(1, self.state.max_steps)
             loss = self.loss_fn(outputs.logits, targets.to(outputs.logits.dtype), step_frac)
+            if model.training:
+                self.micro_losses.append((self.state.global_step, loss.detach()))
             return (loss, outputs) if return_outputs else loss
 
     return SoftLabelTrainer
@@ -186,7 +192,9 @@ def train_classifier(
     """Fine-tune ``config.model`` on ``train`` (columns of ``inputs.EXAMPLE_COLUMNS``).
 
     Saves the weights as safetensors (when ``config.save_model``) and a ``training.json`` with
-    the settings and the loss curve, so a stage folder documents itself.
+    the settings and the loss curves, so a stage folder documents itself. The metrics carry
+    what ``oversight.train.fit`` judges a run by: the final-epoch mean training loss, the
+    entropy of the training labels' mean, and the loss of every optimizer step.
     """
     from transformers import DataCollatorWithPadding, set_seed
 
@@ -215,8 +223,14 @@ def train_classifier(
         drop_printer(trainer)
         start = time.perf_counter()
         result = trainer.train()
+    micro = [(step, float(loss)) for step, loss in trainer.micro_losses]
     metrics: dict[str, Any] = {
         "train_loss": float(result.training_loss),
+        "final_epoch_loss": final_epoch_loss(
+            [loss for _, loss in micro], len(train), config.batch_size
+        ),
+        "prior_entropy": label_entropy(list(train["labels"])),
+        "step_losses": [round(x, 5) for x in step_losses(micro)],
         "steps": int(result.global_step),
         "examples": len(train),
         "train_seconds": round(time.perf_counter() - start, 2),

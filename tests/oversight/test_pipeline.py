@@ -56,7 +56,13 @@ def pipeline_config(chat: Path, bert: Path, tmp_path: Path, **w2s: Any) -> Pipel
             "seeds": [0, 1],
             "splits": {"weak": 0.34, "label": 0.33, "test": 0.33, "validation": 0.4},
             "bootstrap": 200,
-            "weak": {"model": str(bert), "members": 2, **fast},
+            "weak": {
+                "model": str(bert),
+                "members": 2,
+                **fast,
+                "max_steps": 24,
+                "learning_rate": 5e-3,
+            },
             "strong": {"model": str(chat), "loss": "logconf", **fast},
             **w2s,
         },
@@ -133,7 +139,11 @@ def test_pipeline_end_to_end_respects_the_splits_and_resumes(
 
     # the table, recomputed from what the stages stored: one row per label source, over the
     # test split, two seeds; validation scores against weak labels (students) or the key
-    assert [r.source for r in result.rows] == [s.title for s in LABEL_SOURCES]
+    titles = ["control: key with 20% flipped", "control: key with 35% flipped"]
+    assert [r.source for r in result.rows] == [s.title for s in LABEL_SOURCES] + titles
+    assert result.details["unavailable"] == {} and all(
+        m["fit"] for ms in result.details["members"].values() for m in ms
+    )
     key = {q: questions[q].correct_index for q in questions}
     runs = {r.output_path: r for r in store.all(TrainingRun)}
     ceilings = [r for r in runs.values() if r.method == "ceiling"]
@@ -158,10 +168,10 @@ def test_pipeline_end_to_end_respects_the_splits_and_resumes(
         assert set(p) == test
         return acc(p, test, key)
 
-    for source, row in zip(LABEL_SOURCES, result.rows, strict=True):
+    for source, row in zip(LABEL_SOURCES, result.rows[:3], strict=True):
         assert row.questions == len(test) and row.seeds == 2 and row.validation == len(val)
         members = result.details["judges"][source.variant]
-        members = members if source.members is None else [members[i] for i in source.members]
+        members = members[:1] if source.single else members
         protocol = "direct" if source.variant == "plain" else "debate"
         assert row.weak == pytest.approx(weak_acc(members, protocol))
         set_name = result.details["label_sets"][source.key]
@@ -187,6 +197,25 @@ def test_pipeline_end_to_end_respects_the_splits_and_resumes(
             np.mean([lab.hard == key[lab.question_id] for lab in on_b])
         )
         assert all(lab.confidence == max(lab.soft) for lab in labs)
+        # a supervisor's set holds its judges' verdicts only: no control label reaches it
+        ls = store.first(LabelSet, LabelSet.name == set_name)
+        assert ls is not None and ls.method == "mean"
+        assert ls.params["judges"] == sorted(members)
+        assert all(lab.n_judges == len(members) for lab in labs)
+
+    # controls: the key with exactly round-half-up(rate * n) flipped on the trained-on part
+    for rate, row in zip((0.2, 0.35), result.rows[3:], strict=True):
+        control = result.details["controls"][f"control-{100 * rate:g}"]
+        labs = labels_of(store, control["label_set"])
+        assert all(lab.n_judges == 0 for lab in labs)
+        assert {lab.question_id for lab in labs} == b | val
+        wrong = [lab for lab in labs if lab.question_id in b and lab.hard != key[lab.question_id]]
+        assert len(wrong) == int(rate * len(b) + 0.5)
+        assert row.label_accuracy == pytest.approx(1 - len(wrong) / len(b)) == row.weak
+        assert row.weak_ci == (row.weak, row.weak)  # known by construction
+    supervisor_sets = {result.details["label_sets"][s.key] for s in LABEL_SOURCES}
+    control_sets = {c["label_set"] for c in result.details["controls"].values()}
+    assert not supervisor_sets & control_sets
 
     # weak judges: 2 variants x 2 members, each trained on split A's answer key only
     assert len(calls.weak) == 4
@@ -204,7 +233,7 @@ def test_pipeline_end_to_end_respects_the_splits_and_resumes(
 
     # students: per seed, a ceiling and one run per label source, all on split B less its
     # validation part, which (like test) they only predict
-    assert len(calls.student) == 2 * (1 + len(LABEL_SOURCES))
+    assert len(calls.student) == 2 * (1 + len(LABEL_SOURCES) + 2)
     for call in calls.student:
         assert set(call["question_ids"]) == b
         assert call["columns"] == ["question_id", "choice", "text", "labels"]
@@ -216,7 +245,7 @@ def test_pipeline_end_to_end_respects_the_splits_and_resumes(
             continue
         assert run.inputs["ground_truth"] is False
         assert run.config["loss"] == "logconf"
-        # the targets are exactly the label set's soft labels, never the key
+        # the targets are exactly the label set's soft labels (a control's set: its flipped key)
         label_set = store.first(LabelSet, LabelSet.name == run.inputs["label_set"])
         assert label_set is not None
         soft = {lab.question_id: lab.soft for lab in labels_of(store, label_set.name)}
@@ -238,3 +267,41 @@ def test_pipeline_end_to_end_respects_the_splits_and_resumes(
     assert (len(calls.weak), len(calls.student)) == (n_weak, n_student)
     assert again.stages_run == 0 and again.stages_skipped == result.stages_run
     assert [r.as_json() for r in again.rows] == [r.as_json() for r in result.rows]
+
+
+def test_unfit_members_are_excluded_and_a_source_without_any_is_unavailable(
+    tiny_chat_model: Path, tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forced fault: weak-plain member 1 and every weak-debate member train with a learning
+    rate of 1e-12, so their loss stays at ln 2; the real trainer runs for all of them."""
+    real = weak_module.train_classifier
+
+    def faulty(config: Any, train: Any, output_dir: Path, seed: int) -> Any:
+        if "weak-debate" in str(output_dir) or str(output_dir).split("/")[-1].startswith("m1"):
+            config = config.model_copy(update={"learning_rate": 1e-12})
+        return real(config, train, output_dir, seed)
+
+    monkeypatch.setattr(weak_module, "train_classifier", faulty)
+    cfg = pipeline_config(tiny_chat_model, tiny_bert, tmp_path, seeds=[0], controls=[0.2])
+    store = Store(cfg.store)
+    result = Pipeline(cfg, store).run()
+    fits = {v: [m["fit"] for m in ms] for v, ms in result.details["members"].items()}
+    assert fits == {"plain": [True, False], "debate": [False, False]}
+    judges = result.details["judges"]
+    assert result.details["excluded"] == {"plain": [judges["plain"][1]], "debate": judges["debate"]}
+    assert set(result.details["unavailable"]) == {"weak-ensemble-debate"}
+    assert (
+        "unavailable, all 2 members of weak-debate are unfit"
+        in (result.details["unavailable"]["weak-ensemble-debate"])
+    )
+    assert [r.source for r in result.rows] == [
+        "single weak model",
+        "weak ensemble",
+        "control: key with 20% flipped",
+    ]
+    ensemble = store.first(LabelSet, LabelSet.name == result.details["label_sets"]["weak-ensemble"])
+    assert ensemble is not None and ensemble.params["judges"] == [judges["plain"][0]]
+    assert "weak-ensemble-debate" not in result.details["label_sets"]
+    for m in result.details["members"]["debate"]:
+        assert m["final_loss"] == pytest.approx(m["prior_entropy"], abs=1e-6)
+        assert len(m["step_losses"]) == 24
