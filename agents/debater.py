@@ -21,13 +21,20 @@ from oversight.backends.base import (
     SamplingParams,
 )
 from oversight.config import ContextPolicy
-from oversight.quotes import extract_quotes
+from oversight.protocol_registry import JUDGE_SEAT, Role
+from oversight.quotes import apply_quote_budget, extract_quotes
 from oversight.store.tables import Question, Turn
 
 QUOTE_RULE = (
     " You may quote the source material between <quote> and </quote>; the judge is told "
     "which quotes match the source exactly."
 )
+
+
+JUDGE_ASKED = (
+    "The judge has asked a question (the Judge's speech above): answer it in this speech.\n\n"
+)
+"""Said to a speaker whose previous round ended with the judge's question."""
 
 
 @dataclass(frozen=True)
@@ -40,22 +47,25 @@ class Speech:
     completion_tokens: int
     latency_s: float
     context: dict[str, object] = field(default_factory=dict)
-    """What was left out to fit the model's context (:class:`agents.context.ContextFit`);
-    empty when the whole transcript fit."""
+    """What was left out to fit the model's context (:class:`agents.context.ContextFit`) and,
+    under ``quote_budget``, the quotes cut from the speech; empty when nothing was."""
 
 
 @dataclass(frozen=True)
 class Advocate:
     """A debater or consultant: one template, one word limit, one sampling setting."""
 
-    role: str
-    """``debater`` or ``consultant``; selects the built-in template."""
+    role: Role
+    """Selects the built-in template (``agents/prompts/ROLE.txt``) and the speaker's name."""
     word_limit: int
     params: SamplingParams
     template: PromptTemplate | None = None
     context_policy: ContextPolicy = "fail"
     """What to do when the transcript so far does not fit the model's context
     (:mod:`agents.context`); the experiment's config hash covers it."""
+    quote_budget: int | None = None
+    """Quoted words a speech may hold (:func:`oversight.quotes.apply_quote_budget`), stated
+    in the prompt; quotes past it are stored as plain text. None: no limit."""
 
     def prompt(self) -> PromptTemplate:
         return self.template or load_template(self.role)
@@ -69,27 +79,40 @@ class Advocate:
         round_: int,
         omitted: Sequence[int] = (),
     ) -> list[Message]:
-        mine = assignment[speaker]
-        others = [c for s, c in assignment.items() if s != speaker]
-        opponent = others[0] if others else 1 - mine
         history = transcript.for_speaker(turns_so_far, speaker, assignment, omitted)
-        name = f"{self.role.capitalize()} {transcript.letter_for(mine, range(8))}"
+        judge_asked = any(
+            t.speaker == JUDGE_SEAT.slot and t.round == round_ - 1 for t in turns_so_far
+        )
+        asked = JUDGE_ASKED if judge_asked else ""
+        # A speaker without an assigned answer (a cooperative agent) defends none.
+        mine = assignment.get(speaker)
+        others = [c for s, c in assignment.items() if s != speaker]
+        opponent = others[0] if others else (None if mine is None else 1 - mine)
+        if mine is None:
+            name = transcript.speaker_name(speaker)
+        else:
+            name = f"{self.role.display} {transcript.letter_for(mine, range(8))}"
         # Dataset text is untrusted too: it must not forge a speech block or a quote mark.
         choices = [transcript.plain(c) for c in question.choices]
         context = transcript.plain(question.context) if question.context else ""
         return self.prompt().render(
             name=name,
-            my_answer=choices[mine],
-            opponent_answer=choices[opponent],
+            my_answer="" if mine is None else choices[mine],
+            opponent_answer="" if opponent is None else choices[opponent],
             word_limit=self.word_limit,
-            quote_rule=QUOTE_RULE if context else "",
+            quote_rule=self._quote_rule() if context else "",
             context_section=f"Source material:\n{context}\n\n" if context else "",
             question=transcript.plain(question.text),
             answer_a=choices[0],
             answer_b=choices[1],
-            transcript_section=f"Transcript so far:\n{history}\n\n" if history else "",
+            transcript_section=f"Transcript so far:\n{history}\n\n{asked}" if history else "",
             round=round_ + 1,
         )
+
+    def _quote_rule(self) -> str:
+        if self.quote_budget is None:
+            return QUOTE_RULE
+        return f"{QUOTE_RULE} Only the first {self.quote_budget} quoted words count as quotes."
 
     async def speak(
         self,
@@ -111,11 +134,24 @@ class Advocate:
             attempt,
             f"{speaker} in round {round_ + 1}",
         )
+        return self.finish(completion, question, fit.record() if fit else {})
+
+    def finish(
+        self, completion: Completion, question: Question, record: dict[str, object] | None = None
+    ) -> Speech:
+        """A generated speech as it is stored: under the quote budget, quotes verified."""
+        text, record = completion.text, dict(record or {})
+        if self.quote_budget is not None:
+            # Stored as budgeted: quotes past the budget are plain text, kept in the record.
+            text, budgeted = apply_quote_budget(text, self.quote_budget)
+            dropped = [{"text": q.text, "words": q.words} for q in budgeted if not q.kept]
+            if dropped:
+                record = {**record, "quote_budget": {"words": self.quote_budget, "cut": dropped}}
         return Speech(
-            text=completion.text,
-            quotes=extract_quotes(completion.text, question.context),
+            text=text,
+            quotes=extract_quotes(text, question.context),
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
             latency_s=completion.latency_s,
-            context=fit.record() if fit else {},
+            context=record,
         )

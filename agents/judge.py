@@ -19,8 +19,11 @@ from agents.context import fit_to_context
 from agents.templates import PromptTemplate, TemplateError, load_template
 from oversight.backends.base import Backend, BackendError, ChoiceScores, Message, ScoreRequest
 from oversight.config import ConfigError, ContextPolicy, JudgeConfig, ModelConfig
+from oversight.judging import Judge, JudgeVerdict
 from oversight.store.kinds import JudgeKind
 from oversight.store.tables import Question, Turn
+
+__all__ = ["Judge", "JudgeVerdict", "PromptedJudge", "build_judges", "ensemble_members"]
 
 ORDERS: tuple[tuple[int, int], ...] = ((0, 1), (1, 0))
 ASSISTANT_PREFIX = "Answer:"
@@ -38,20 +41,9 @@ def order_key(order: Sequence[int]) -> str:
 
 
 @dataclass(frozen=True)
-class JudgeVerdict:
-    """Averaged probabilities per choice, the per-order ones, and what the backend returned."""
-
-    probs: list[float]
-    probs_by_order: dict[str, list[float]]
-    raw: dict[str, Any] = field(default_factory=dict)
-    context: dict[str, Any] = field(default_factory=dict)
-    """What was left out to fit the model's context (:class:`agents.context.ContextFit`), the
-    same for both presentation orders; empty when the whole transcript fit."""
-
-
-@dataclass(frozen=True)
 class PromptedJudge:
-    """A language-model judge defined by a model, a template and whether it sees the context."""
+    """A language-model judge defined by a model, a template and whether it sees the context;
+    a :class:`~oversight.judging.Judge` of kind ``prompted``."""
 
     name: str
     model: str

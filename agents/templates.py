@@ -8,11 +8,14 @@ prompt is a different judge.
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from oversight.backends.base import Message
+from oversight.config import ExperimentConfig
 
 SEPARATOR = "=== user ==="
 
@@ -79,3 +82,25 @@ def load_template(name_or_path: str) -> PromptTemplate:
             "or give a path to a .txt file)"
         )
     return parse_template(res.read_text(encoding="utf-8"), name_or_path)
+
+
+_FIELD = re.compile(r"\{[a-z_]+\}")
+
+
+def template_tokens(name_or_path: str) -> int:
+    """Estimated tokens of a template's own text, its fields left empty (``ceil(chars / 4)``,
+    as :func:`oversight.run_plan.text_tokens` counts)."""
+    t = load_template(name_or_path)
+    return math.ceil(len(_FIELD.sub("", t.system + t.user)) / 4)
+
+
+def prompt_overhead(cfg: ExperimentConfig) -> dict[str, int]:
+    """Template tokens per speaker role and per judge (``judge:NAME``) of an experiment, for
+    the plan's token estimate; roles without a built-in template add nothing."""
+    out: dict[str, int] = {}
+    for role in {s.role.value for p in cfg.protocols.values() for s in p.seats()}:
+        if role in builtin_templates():
+            out[role] = template_tokens(role)
+    for j in cfg.judges:
+        out[f"judge:{j.name}"] = template_tokens(j.prompt)
+    return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agents.context import omission_note
+from oversight.protocol_registry import Seat
 from oversight.quotes import QUOTE_TAGS, escape_tags, mark_quotes
 from oversight.store.tables import Turn
 
@@ -26,8 +27,14 @@ _MARKS: tuple[str, ...] = tuple(t for t in RESERVED_TAGS if t != "quote")
 
 
 def role_of(speaker: str) -> str:
-    """Display role for a speaker slot name such as ``debater_1`` or ``consultant``."""
-    return "Consultant" if speaker.startswith("consultant") else "Debater"
+    """Display role of a stored speaker slot (``debater_1``, ``consultant``, ``agent_2``)."""
+    return Seat.parse(speaker).role.display
+
+
+def speaker_name(speaker: str) -> str:
+    """A speaker without a side, by role and number (``Agent 2``)."""
+    seat = Seat.parse(speaker)
+    return seat.role.display if seat.number is None else f"{seat.role.display} {seat.number}"
 
 
 def letter_for(choice: int, order: Sequence[int]) -> str:
@@ -58,9 +65,14 @@ def for_speaker(
     ``omitted`` rounds (left out to fit the model's context) are named in a note first."""
     blocks = _omitted(omitted)
     for t in turns:
+        body = escape_tags(t.text.strip(), _MARKS)
+        if t.speaker not in assignment:
+            # A speaker with no assigned side (a cooperative agent) is named, not sided.
+            who = "You" if t.speaker == me else speaker_name(t.speaker)
+            blocks.append(speech_block(t.round, who, body))
+            continue
         who = "You" if t.speaker == me else f"Opponent ({role_of(t.speaker)})"
         side = letter_for(assignment[t.speaker], range(len(LETTERS)))
-        body = escape_tags(t.text.strip(), _MARKS)
         blocks.append(speech_block(t.round, f"{who}, defending {side}", body))
     return "\n\n".join(blocks)
 
@@ -80,7 +92,10 @@ def for_judge(
     """
     blocks = _omitted(omitted)
     for t in turns:
-        side = letter_for(assignment[t.speaker], order)
         body = mark_quotes(t.text.strip(), context, reserved=(SPEECH_TAG,))
+        if t.speaker not in assignment:
+            blocks.append(speech_block(t.round, speaker_name(t.speaker), body))
+            continue
+        side = letter_for(assignment[t.speaker], order)
         blocks.append(speech_block(t.round, f"{role_of(t.speaker)} defending {side}", body))
     return "\n\n".join(blocks)

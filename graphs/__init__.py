@@ -2,13 +2,12 @@
 
 from graphs.context import GraphContext, JudgeBinding
 from graphs.judges import build_judge_ensemble
-from graphs.protocols import DebateState, build_protocol_graph, debate_speakers
+from graphs.protocols import DebateState, initial_state
 
 __all__ = [
     "DebateState",
     "GraphContext",
     "JudgeBinding",
     "build_judge_ensemble",
-    "build_protocol_graph",
-    "debate_speakers",
+    "initial_state",
 ]

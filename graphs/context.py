@@ -1,19 +1,23 @@
-"""What protocol graphs need at run time: the Store, backends and role objects.
+"""What protocol graphs need at run time, passed as LangGraph runtime context.
 
+Graphs are compiled once per protocol, with no run-time objects in closures; every node reads
+the Store, the judges and the backends from ``runtime.context`` (a :class:`GraphContext`).
 Graph state holds only ids and counters; everything large lives in the Store.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from langgraph.types import RetryPolicy
 from sqlalchemy.exc import OperationalError
 
-from agents.debater import Advocate
-from agents.judge import PromptedJudge
+from agents.judge import Judge
 from oversight.backends.base import Backend, BackendError
+from oversight.config import ModelConfig
 from oversight.store import Debate, Question, Store
 
 
@@ -21,7 +25,7 @@ from oversight.store import Debate, Question, Store
 class JudgeBinding:
     """A judge and the backend that serves its model."""
 
-    judge: PromptedJudge
+    judge: Judge
     backend: Backend
 
 
@@ -33,18 +37,35 @@ FACTS_CACHE_SIZE = 4096
 class GraphContext:
     store: Store
     judges: list[JudgeBinding]
-    advocates: dict[str, tuple[Advocate, Backend, str]] = field(default_factory=dict)
-    """Per protocol name: the advocate, its backend and its model reference."""
+    backend: Callable[[str], Backend] | None = None
+    """The backend of a model alias (shared, started by the executor); ``None`` in a context
+    that binds judges only (replay), where no speech can be generated."""
+    models: Mapping[str, ModelConfig] = field(default_factory=dict)
+    """Models by alias, for what a speaker's model decides (context policy, reference)."""
+    seed: int = 0
     _facts: OrderedDict[str, tuple[Debate, Question]] = field(
         default_factory=OrderedDict, repr=False
     )
+    _made: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def speaker_backend(self, alias: str) -> Backend:
+        if self.backend is None:
+            raise RuntimeError("this context binds judges only: no speaker can be called")
+        return self.backend(alias)
+
+    def once(self, key: str, make: Callable[[], Any]) -> Any:
+        """An object a protocol's nodes share for the whole run (an advocate), made once."""
+        if key not in self._made:
+            self._made[key] = make()
+        return self._made[key]
 
     def facts(self, debate_id: str) -> tuple[Debate, Question]:
         """A debate's row and its question, read once per debate, not once per node.
 
-        What nodes read of them (question, assignment, protocol) never changes once planned,
-        so every speech and judgment of a debate shares one read; the cache is bounded (LRU)
-        so memory stays flat however many debates a run has.
+        What nodes read of them (question, assignment, protocol) does not change while a
+        debate runs except through :meth:`remember` (an open protocol's chosen answer), so
+        every speech and judgment of a debate shares one read; the cache is bounded (LRU) so
+        memory stays flat however many debates a run has.
         """
         found = self._facts.get(debate_id)
         if found is not None:

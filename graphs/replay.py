@@ -22,6 +22,7 @@ from oversight.backends.base import Backend
 from oversight.executor import BackendFactory, Executor
 from oversight.replay import ReplayConfig, record_ensemble, replay_debates
 from oversight.store import Debate, Store
+from oversight.store.judges import FINAL_VERDICT
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +110,14 @@ class Replayer:
             return summary
         try:
             await self.executor.start(j.model for j in self.cfg.judges)
-            graph = build_judge_ensemble(self.context())
+            graph = build_judge_ensemble()
+            ctx = self.context()
 
             async def work(debate: Debate) -> None:
-                await graph.ainvoke({"debate_id": debate.id, "judgment_ids": []})
+                await graph.ainvoke(
+                    {"debate_id": debate.id, "after_round": FINAL_VERDICT, "judgment_ids": []},
+                    context=ctx,
+                )
 
             outcome = await self.executor.run(
                 todo,

@@ -28,7 +28,7 @@ from oversight.cli_console import (
     report_failures,
     with_overrides,
 )
-from oversight.config import ConfigError, load_config
+from oversight.config import ConfigError, ExperimentConfig, load_config
 from oversight.data import DataError
 from oversight.metrics import TIE_RULES
 from oversight.store import Experiment, StoreError
@@ -58,6 +58,15 @@ def run(
         bool,
         typer.Option("--retry-failed", help="Also run again the debates that failed before."),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Load the questions and print the plan (debates, speeches, judgments, "
+            "estimated tokens) without loading a model or writing anything.",
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --dry-run: print JSON.")] = False,
 ) -> None:
     """Run (or resume) an experiment: debates, consultancies and direct QA, then judges.
 
@@ -72,6 +81,9 @@ def run(
     except ConfigError as err:
         raise fail(str(err)) from None
     cfg = with_overrides(cfg, "command line", **{"data.limit": limit, "concurrency": concurrency})
+    if dry_run:
+        _print_run_plan(cfg, config, as_json)
+        return
     store = open_store(db, cfg.store)
     runner = Runner(cfg, store)
     with progress() as bar:
@@ -101,6 +113,57 @@ def run(
         raise typer.Exit(code=1)
 
 
+def _print_run_plan(cfg: ExperimentConfig, path: Path, as_json: bool) -> None:
+    """The dry run: the questions are loaded as the run would load them; nothing else is."""
+    from agents.templates import prompt_overhead
+    from oversight.data import load_questions
+    from oversight.run_plan import TOKEN_RULE, plan_run
+
+    d = cfg.data
+    try:
+        questions = load_questions(
+            d.source,
+            path=d.path,
+            split=d.split,
+            limit=d.limit,
+            seed=cfg.seed,
+            binarize=d.binarize,
+            strict=d.strict,
+        )
+    except (DataError, OSError, ValueError) as err:
+        raise fail(f"{path}: {err}") from None
+    plan = plan_run(cfg, questions, prompt_overhead(cfg))
+    if as_json:
+        console.print_json(json.dumps(plan.as_json()))
+        return
+    table = Table(title=f"{escape(cfg.name)}: plan (dry run, nothing loaded or stored)")
+    for col in ("protocol", "debates", "speeches", "generations", "prompt tokens", "new tokens"):
+        table.add_column(col, justify="left" if col == "protocol" else "right")
+    for name, p in plan.protocols.items():
+        table.add_row(
+            escape(name),
+            str(p.debates),
+            str(p.speeches),
+            str(p.generations),
+            f"~{p.prompt_tokens:,}",
+            f"<= {p.completion_tokens:,}",
+        )
+    table.add_row(
+        "judges", "", "", f"{plan.judgments} verdicts", f"~{plan.judge_prompt_tokens:,}", "0"
+    )
+    table.add_row(
+        "total",
+        str(plan.debates),
+        "",
+        "",
+        f"~{plan.prompt_tokens:,}",
+        f"<= {plan.completion_tokens:,}",
+        style="bold",
+    )
+    table.caption = f"{plan.questions} questions; {TOKEN_RULE}"
+    console.print(table)
+
+
 @app.command()
 def status(
     db: DbOption = None,
@@ -115,34 +178,34 @@ def status(
     store = open_store(db, create=False)
     rows: list[dict[str, Any]] = []
     for exp in store.all(Experiment, order_by=Experiment.created):
-        debates = store.debates(exp.id or 0)
-        ids = [d.id for d in debates]
-        by_status: dict[str, int] = {}
-        for d in debates:
-            by_status[d.status] = by_status.get(d.status, 0) + 1
-        turns = store.count_turns(ids)
-        judgments = store.judgments(ids)
+        summary = store.experiment_summary(exp.id or 0)
         rows.append(
             {
                 "experiment": exp.name,
-                "questions": len({d.question_id for d in debates}),
-                "debates": by_status,
-                "turns": turns,
-                "judgments": len(judgments),
+                "questions": summary.questions,
+                "debates": summary.debates,
+                "turns": summary.turns,
+                "judgments": summary.judgments,
                 "context_dropped": {
-                    "turns": store.turns_fitted_to_context(ids),
-                    "judgments": sum(1 for j in judgments if j.context),
+                    "turns": summary.turns_context_dropped,
+                    "judgments": summary.judgments_context_dropped,
+                },
+                "tokens": {
+                    model: {"prompt": t.prompt, "completion": t.completion}
+                    for model, t in summary.tokens.items()
                 },
                 "created": exp.created.isoformat(),
                 "failures": [
-                    {"debate": d.id, "key": d.key, "error": d.error, "traceback": d.traceback}
-                    for d in debates
-                    if d.status == "failed"
+                    {"debate": f.debate, "key": f.key, "error": f.error, "traceback": f.traceback}
+                    for f in summary.failures
                 ],
             }
         )
     if as_json:
-        console.print_json(json.dumps(rows))
+        if console.is_terminal:
+            console.print_json(json.dumps(rows))
+        else:  # the same text, without styling 100,000 lines (seconds at scale)
+            console.file.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
     table = Table(title=f"Store {store.url}")
     for col in ("experiment", "questions", "debates", "turns", "judgments"):
@@ -156,6 +219,16 @@ def status(
             str(r["judgments"]),
         )
     console.print(table)
+    if any(r["tokens"] for r in rows):
+        tokens = Table(title="Tokens per model (turns; judgments record none)")
+        for col in ("experiment", "model", "prompt tokens", "completion tokens"):
+            tokens.add_column(col)
+        for r in rows:
+            for model, t in r["tokens"].items():
+                tokens.add_row(
+                    escape(r["experiment"]), escape(model), str(t["prompt"]), str(t["completion"])
+                )
+        console.print(tokens)
     for r in rows:
         cut = r["context_dropped"]
         if cut["turns"] or cut["judgments"]:
@@ -426,6 +499,14 @@ from oversight.cli_serve import SERVE_SETTINGS  # noqa: E402
 from oversight.cli_serve import serve as _serve_command  # noqa: E402
 
 app.command("serve", context_settings=SERVE_SETTINGS)(_serve_command)
+
+from oversight.cli_debaters import train_debaters as _train_debaters_command  # noqa: E402
+
+app.command("train-debaters")(_train_debaters_command)
+
+from oversight.cli_tournament import tournament as _tournament_command  # noqa: E402
+
+app.command("tournament")(_tournament_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
@@ -24,6 +24,7 @@ from pydantic import (
 
 from oversight.data.errors import DataError
 from oversight.data.registry import source_spec
+from oversight.protocol_registry import AnyProtocol, schemas_stale
 
 DEFAULT_STORE = "sqlite:///oversight.db"
 
@@ -175,49 +176,6 @@ class GenerationConfig(_Strict):
     """Nucleus sampling mass."""
 
 
-class DebateProtocol(_Strict):
-    """Two debaters argue opposite answers for a number of rounds."""
-
-    kind: Literal["debate"] = "debate"
-    model: str
-    """Alias of the debaters' model (both debaters are copies of it)."""
-    rounds: int = Field(default=2, ge=1)
-    """Number of rounds; each debater speaks once per round."""
-    turns: Literal["simultaneous", "sequential"] = "simultaneous"
-    """Simultaneous: each sees only earlier rounds. Sequential: B also sees A's current speech."""
-    word_limit: int = Field(default=80, ge=1)
-    """Word limit stated in the debater prompt."""
-    swap: bool = True
-    """Also run with the answers' speakers exchanged, to cancel speaker-order effects."""
-    generation: GenerationConfig = Field(default_factory=GenerationConfig)
-    """Sampling settings of each speech."""
-
-
-class ConsultancyProtocol(_Strict):
-    """One consultant argues an assigned answer; run once for each answer."""
-
-    kind: Literal["consultancy"] = "consultancy"
-    model: str
-    """Alias of the consultant's model."""
-    rounds: int = Field(default=2, ge=1)
-    """Number of speeches by the consultant."""
-    word_limit: int = Field(default=80, ge=1)
-    """Word limit stated in the consultant prompt."""
-    generation: GenerationConfig = Field(default_factory=GenerationConfig)
-    """Sampling settings of each speech."""
-
-
-class DirectProtocol(_Strict):
-    """The judges answer alone: the naive baseline."""
-
-    kind: Literal["direct"] = "direct"
-
-
-Protocol = Annotated[
-    DebateProtocol | ConsultancyProtocol | DirectProtocol, Field(discriminator="kind")
-]
-
-
 class JudgeConfig(_Strict):
     """One member of the judge ensemble."""
 
@@ -234,6 +192,9 @@ class JudgeConfig(_Strict):
 class ExperimentConfig(_Strict):
     """A whole experiment, as written in its TOML file."""
 
+    # Built on first use, when the protocol registry (graphs/protocols) is loaded.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
     name: str = Field(min_length=1)
     """Experiment name; rerunning a name resumes it."""
     seed: int = 0
@@ -247,8 +208,9 @@ class ExperimentConfig(_Strict):
     """Question source."""
     models: dict[str, ModelConfig]
     """Models by alias."""
-    protocols: dict[str, Protocol]
-    """Protocols by name; each name becomes a Debate.protocol value."""
+    protocols: dict[str, AnyProtocol]
+    """Protocols by name, each a registered kind (:mod:`oversight.protocol_registry`); each
+    name becomes a Debate.protocol value."""
     judges: list[JudgeConfig] = Field(min_length=1)
     """The judge ensemble; every debate is judged by every member."""
 
@@ -256,12 +218,12 @@ class ExperimentConfig(_Strict):
     def _aliases_exist(self) -> ExperimentConfig:
         known = set(self.models)
         for pname, proto in self.protocols.items():
-            alias = getattr(proto, "model", None)
-            if alias is not None and alias not in known:
-                raise ValueError(
-                    f"protocols.{pname}.model: unknown model alias {alias!r} "
-                    f"(defined: {sorted(known)})"
-                )
+            for where, alias in proto.models_used().items():
+                if alias not in known:
+                    raise ValueError(
+                        f"protocols.{pname}.{where}: unknown model alias {alias!r} "
+                        f"(defined: {sorted(known)})"
+                    )
         for i, judge in enumerate(self.judges):
             if judge.model not in known:
                 raise ValueError(
@@ -276,6 +238,7 @@ class ExperimentConfig(_Strict):
     def identity(self) -> dict[str, Any]:
         """The fields that define what is computed (not where it is stored or how fast)."""
         data = self.model_dump(mode="json", exclude={"store", "concurrency"})
+        data["protocols"] = {name: p.identity() for name, p in self.protocols.items()}
         data["data"].pop("limit", None)
         data["data"].pop("strict", None)
         for model in data["models"].values():
@@ -356,10 +319,19 @@ M = TypeVar("M", bound=BaseModel)
 
 def validate_as(model: type[M], data: dict[str, Any], source: str) -> M:
     """Validate ``data`` as ``model``; problems become one ConfigError naming file and fields."""
+    if schemas_stale():
+        _rebuild(ExperimentConfig)
     try:
         return model.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, source)) from None
+
+
+def _rebuild(model: type[BaseModel]) -> None:
+    """Rebuild a config schema and its subclasses' to take in newly registered protocols."""
+    model.model_rebuild(force=True)
+    for sub in model.__subclasses__():
+        _rebuild(sub)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

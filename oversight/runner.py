@@ -16,18 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.debater import Advocate
 from agents.judge import build_judges, ensemble_members
-from graphs import GraphContext, JudgeBinding, build_protocol_graph, debate_speakers
-from oversight.backends.base import Backend, SamplingParams
-from oversight.config import (
-    ConsultancyProtocol,
-    DebateProtocol,
-    DirectProtocol,
-    ExperimentConfig,
-)
+from graphs import GraphContext, JudgeBinding, initial_state
+from oversight.backends.base import Backend
+from oversight.config import ExperimentConfig
 from oversight.data import load_questions
 from oversight.executor import BackendFactory, Executor
+from oversight.protocol_registry import protocol_spec
 from oversight.replay import record_ensemble
 from oversight.store import Debate, Experiment, Question, Store
 from oversight.store.judges import EXPERIMENT_ENSEMBLE_NAME
@@ -58,18 +53,6 @@ def debate_id(experiment: str, key: str) -> str:
     return hashlib.sha256(f"{experiment}\n{key}".encode()).hexdigest()[:20]
 
 
-def assignments(
-    proto: DebateProtocol | ConsultancyProtocol | DirectProtocol,
-) -> list[dict[str, int]]:
-    """Who argues which choice, for each run of a protocol on one binarized question."""
-    if isinstance(proto, DebateProtocol):
-        first = dict(zip(debate_speakers(), [0, 1], strict=True))
-        return [first, dict(zip(debate_speakers(), [1, 0], strict=True))] if proto.swap else [first]
-    if isinstance(proto, ConsultancyProtocol):
-        return [{"consultant": 0}, {"consultant": 1}]
-    return [{}]
-
-
 def plan_debates(
     cfg: ExperimentConfig, experiment: Experiment, questions: list[Question]
 ) -> list[Debate]:
@@ -77,8 +60,8 @@ def plan_debates(
     out = []
     for q in questions:
         for pname, proto in cfg.protocols.items():
-            rounds = 0 if isinstance(proto, DirectProtocol) else proto.rounds
-            for assign in assignments(proto):
+            rounds = proto.planned_rounds()
+            for assign in proto.assignments():
                 who = ",".join(f"{s}={c}" for s, c in assign.items()) or "-"
                 key = f"{pname}|{q.id}|{who}|seed={cfg.seed}"
                 out.append(
@@ -133,53 +116,32 @@ class Runner:
     def aliases(self) -> list[str]:
         """Every model alias the experiment's graphs call."""
         used = [j.model for j in self.cfg.judges]
-        used += [p.model for p in self.cfg.protocols.values() if hasattr(p, "model")]
+        for proto in self.cfg.protocols.values():
+            used += proto.models_used().values()
         return list(dict.fromkeys(used))
 
     def context(self) -> GraphContext:
+        """The runtime context every protocol graph of the run reads."""
         judges = [
             JudgeBinding(judge, self.backend(j.model))
             for j, judge in zip(
                 self.cfg.judges, build_judges(self.cfg.judges, self.cfg.models), strict=True
             )
         ]
-        ctx = GraphContext(store=self.store, judges=judges)
-        for pname, proto in self.cfg.protocols.items():
-            if isinstance(proto, DebateProtocol | ConsultancyProtocol):
-                gen = proto.generation
-                params = SamplingParams(
-                    max_new_tokens=gen.max_new_tokens,
-                    temperature=gen.temperature,
-                    top_p=gen.top_p,
-                    seed=self.cfg.seed,
-                )
-                role = "debater" if isinstance(proto, DebateProtocol) else "consultant"
-                ctx.advocates[pname] = (
-                    Advocate(
-                        role,
-                        proto.word_limit,
-                        params,
-                        context_policy=self.cfg.models[proto.model].context_policy,
-                    ),
-                    self.backend(proto.model),
-                    self.cfg.models[proto.model].model,
-                )
-        return ctx
+        return GraphContext(
+            store=self.store,
+            judges=judges,
+            backend=self.backend,
+            models=self.cfg.models,
+            seed=self.cfg.seed,
+        )
 
-    def graphs(self, ctx: GraphContext) -> dict[str, Any]:
-        out = {}
-        for pname, proto in self.cfg.protocols.items():
-            if isinstance(proto, DebateProtocol):
-                out[pname] = build_protocol_graph(
-                    ctx, pname, speakers=debate_speakers(), rounds=proto.rounds, turns=proto.turns
-                )
-            elif isinstance(proto, ConsultancyProtocol):
-                out[pname] = build_protocol_graph(
-                    ctx, pname, speakers=["consultant"], rounds=proto.rounds
-                )
-            else:
-                out[pname] = build_protocol_graph(ctx, pname, speakers=[], rounds=0)
-        return out
+    def graphs(self) -> dict[str, Any]:
+        """One compiled graph per protocol, built by the protocol's registered builder."""
+        return {
+            pname: protocol_spec(proto.kind).build(pname, proto)
+            for pname, proto in self.cfg.protocols.items()
+        }
 
     def prepare(self) -> tuple[Experiment, list[Question], list[Debate]]:
         """Open the experiment, store its questions and plan its debates (idempotent).
@@ -237,7 +199,7 @@ class Runner:
         try:
             await self.executor.start(self.aliases())
             ctx = self.context()
-            graphs = self.graphs(ctx)
+            graphs = self.graphs()
             by_id = {q.id: q for q in questions}
 
             async def work(d: Debate) -> bool:
@@ -248,9 +210,7 @@ class Runner:
                 ctx.remember(d, by_id[d.question_id])
                 in_flight.add(d.id)
                 try:
-                    await graphs[d.protocol].ainvoke(
-                        {"debate_id": d.id, "round": 0, "judgment_ids": []}
-                    )
+                    await graphs[d.protocol].ainvoke(initial_state(d.id), context=ctx)
                 finally:
                     in_flight.discard(d.id)
                     self.store.release_claim(d.id, owner)

@@ -12,6 +12,8 @@ row per group, side by side, per protocol:
   written before ensembles were recorded, the prompted judges of no named replay);
 - ``ensemble NAME``: the prompted judges replayed together as ``NAME``;
 - ``trained NAME``: the trained judges of one weak ensemble;
+- ``agents (mean)``: the answers of cooperative agents (Du et al. 2023), whose mean
+  probability is that protocol's answer;
 - ``human (live)`` and ``human (offline)``: human judges. Their rows count each verdict on
   its own (one per judge and debate), never an average over judges.
 
@@ -34,6 +36,8 @@ HUMAN = "human (live)"
 HUMAN_OFFLINE = "human (offline)"
 TRAINED = "trained (mean)"
 """Trained judges recorded in no ensemble (stores written before weak ensembles were)."""
+AGENTS = "agents (mean)"
+"""The speakers' own answers (cooperative agents): the protocol's answer is their mean."""
 
 HUMAN_KINDS = frozenset({JudgeKind.HUMAN_LIVE, JudgeKind.HUMAN_OFFLINE})
 
@@ -102,16 +106,11 @@ def judge_groups(
             )
         )
     groups += [g for g in named if g.judge_ids]
-    if unclaimed(JudgeKind.TRAINED):
-        groups.append(
-            JudgeGroup(
-                TRAINED,
-                JudgeKind.TRAINED,
-                unclaimed(JudgeKind.TRAINED),
-                per_verdict=False,
-                collapsed=False,
+    for kind, label in ((JudgeKind.TRAINED, TRAINED), (JudgeKind.AGENT, AGENTS)):
+        if unclaimed(kind):
+            groups.append(
+                JudgeGroup(label, kind, unclaimed(kind), per_verdict=False, collapsed=False)
             )
-        )
     for kind, label in ((JudgeKind.HUMAN_LIVE, HUMAN), (JudgeKind.HUMAN_OFFLINE, HUMAN_OFFLINE)):
         members = frozenset(i for i in ids if kind_of[i] == kind)
         if members:

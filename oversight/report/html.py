@@ -33,7 +33,7 @@ from typing import Any
 from oversight.quotes import QUOTE_RE, extract_quotes
 from oversight.report.context import ReportContext, group_verdicts, rounds_read
 from oversight.report.groups import JudgeGroup
-from oversight.store import Store, Turn
+from oversight.store import Candidate, Store, Turn
 from oversight.store.judges import FINAL_VERDICT
 from oversight.store.store import transcript_order
 
@@ -112,8 +112,37 @@ def _verdict_by_debate(ctx: ReportContext, group: JudgeGroup) -> dict[str, float
     return {d: sum(ps) / len(ps) for d, ps in found.items()}
 
 
-def page_data(ctx: ReportContext, turns: dict[str, list[Turn]], rules: str) -> dict[str, Any]:
+def load_candidates(
+    store: Store, debate_ids: Sequence[str]
+) -> dict[tuple[str, int, str], list[Candidate]]:
+    """Best-of-N samples, drafts and critiques per (debate, round, speaker), 500 debates per
+    query, samples first by index, then the draft and its critique."""
+    order = {"sample": 0, "draft": 1, "critique": 2}
+    out: dict[tuple[str, int, str], list[Candidate]] = defaultdict(list)
+    ids = list(debate_ids)
+    for i in range(0, len(ids), 500):
+        for c in store.all(Candidate, Candidate.debate_id.in_(ids[i : i + 500])):  # type: ignore[attr-defined]
+            out[(c.debate_id, c.round, c.speaker)].append(c)
+    for rows in out.values():
+        rows.sort(key=lambda c: (order.get(c.kind, 3), c.index))
+    return out
+
+
+def _notes(rows: Sequence[Candidate]) -> list[dict[str, Any]]:
+    return [
+        {"kind": c.kind, "index": c.index, "text": c.text, "score": c.score, "chosen": c.chosen}
+        for c in rows
+    ]
+
+
+def page_data(
+    ctx: ReportContext,
+    turns: dict[str, list[Turn]],
+    rules: str,
+    candidates: dict[tuple[str, int, str], list[Candidate]] | None = None,
+) -> dict[str, Any]:
     """Everything the page shows, as plain data (what is embedded in it)."""
+    candidates = candidates or {}
     groups_of: dict[str, list[int]] = defaultdict(list)
     for k, g in enumerate(ctx.groups):
         for jid in g.judge_ids:
@@ -163,6 +192,7 @@ def page_data(ctx: ReportContext, turns: dict[str, list[Turn]], rules: str) -> d
                         "round": t.round,
                         "speaker": t.speaker,
                         "segments": segments(t.text, t.quotes, context),
+                        "notes": _notes(candidates.get((d.id, t.round, t.speaker), [])),
                     }
                     for t in turns.get(d.id, [])
                 ],
@@ -215,5 +245,6 @@ def render_page(data: dict[str, Any]) -> str:
 def transcripts_page(store: Store, ctx: ReportContext) -> str:
     """The page for every debate the report counts."""
     deciding = repr(ctx.deciding.label) if ctx.deciding is not None else "no group"
-    turns = load_turns(store, [d.id for d in ctx.debates])
-    return render_page(page_data(ctx, turns, PAGE_RULES.format(deciding=deciding)))
+    ids = [d.id for d in ctx.debates]
+    turns, candidates = load_turns(store, ids), load_candidates(store, ids)
+    return render_page(page_data(ctx, turns, PAGE_RULES.format(deciding=deciding), candidates))

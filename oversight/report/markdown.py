@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oversight.report.calibration import CALIBRATION_RULES, CalibrationRow
+from oversight.report.choices import MAJORITY
 from oversight.report.position import POSITION_RULES, PositionRow
 from oversight.report.rounds import ROUND_RULES, RoundPoint
 from oversight.report.training import PGR_RULES
@@ -116,7 +117,12 @@ def _rules(summary: dict[str, Any]) -> str:
     return (
         f"Rules: {r['correct']}; {r['ties']}. 95% CI: {r['interval']}. Groups: {r['ensemble']}. "
         "Verdicts: verdicts counted; confidence: mean probability on the favoured answer."
+        + (f" Agents (majority): {r['majority']}." if _has_majority(summary) else "")
     )
+
+
+def _has_majority(summary: dict[str, Any]) -> bool:
+    return any(row["judge"] == MAJORITY for row in summary["judges"])
 
 
 def _wins(summary: dict[str, Any]) -> str:
@@ -139,6 +145,45 @@ def _wins(summary: dict[str, Any]) -> str:
     return (
         f"## Debater win rates\n\nDecided by {cell(summary['wins_judged_by'])}; `any` pools "
         f"the speakers.\n\n{body}\n\nRules: {summary['rules']['wins']}; {summary['rules']['ties']}."
+    )
+
+
+def _picks(summary: dict[str, Any]) -> str:
+    if not summary.get("picks"):
+        return ""
+
+    def judged(x: dict[str, Any]) -> str:
+        return f"{pct(x['value'])} {ci(x['ci_low'], x['ci_high'])} (n={x['n']})"
+
+    body = table(
+        [
+            "protocol",
+            "chooser",
+            "debates",
+            "picked correct %",
+            "95% CI",
+            "stance conf %",
+            "judges when correct %",
+            "judges when incorrect %",
+        ],
+        [
+            [
+                cell(r["protocol"]),
+                cell(r["chooser"]),
+                str(r["picked_correct"]["n"]),
+                pct(r["picked_correct"]["value"]),
+                ci(r["picked_correct"]["ci_low"], r["picked_correct"]["ci_high"]),
+                pct(r["confidence"]),
+                judged(r["judges_when_correct"]),
+                judged(r["judges_when_incorrect"]),
+            ]
+            for r in summary["picks"]
+        ],
+    )
+    return (
+        f"## Open roles: the chooser's pick\n\nJudged by {cell(summary['picks'][0]['judged_by'])}."
+        f"\n\n{body}\n\nRules: {summary['rules']['picks']}; {summary['rules']['ties']}. "
+        f"95% CI: {summary['rules']['interval']}."
     )
 
 
@@ -275,6 +320,7 @@ def render_markdown(numbers: ReportNumbers, *, store_url: str) -> str:
         "[transcripts.html](transcripts.html).",
         _accuracy(s),
         _wins(s),
+        _picks(s),
         _calibration(numbers.calibration),
         _position(numbers.position),
         _rounds(numbers.rounds),

@@ -172,3 +172,39 @@ def pgr_by_source(rows: Sequence[PGRRow], path: Path, title: str) -> Path:
     ax.set_ylabel("PGR (%)")
     ax.set_title(title, fontsize=10)
     return _save(fig, path)
+
+
+def accuracy_vs_rating(rows: Sequence[Any], path: Path, title: str) -> Path:
+    """Judge accuracy per matchup against its debaters' rating (Khan et al. 2024's figure):
+    filled dots are self-play, open dots mixed matchups at their variants' mean rating;
+    vertical bars are 95% intervals and every point is labelled with its matchup and n."""
+    fig, ax = _figure(6.0, 3.8)
+    for r in rows:
+        if math.isnan(r.rating):
+            continue
+        acc = _pct(r.accuracy)
+        own = r.first == r.second
+        ax.errorbar(
+            [r.rating],
+            [acc],
+            yerr=[[max(0.0, acc - _pct(r.ci_low))], [max(0.0, _pct(r.ci_high) - acc)]],
+            fmt="o",
+            color=_COLORS[0] if own else _COLORS[1],
+            mfc=_COLORS[0] if own else "white",
+            capsize=3,
+            lw=1,
+        )
+        label = r.first if own else f"{r.first} v {r.second}"
+        ax.annotate(
+            f"{label} (n={r.debates})",
+            (r.rating, acc),
+            fontsize=7,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    ax.axhline(50, color="#888888", lw=0.8, ls="--")
+    ax.set_ylim(0, 105)
+    ax.set_xlabel("debater rating (Elo; mixed matchups: mean of the two)")
+    ax.set_ylabel("judge accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)

@@ -17,12 +17,19 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from oversight.metrics import TieRule, accuracy, bootstrap_ci, correctness, is_tie
+from oversight.report.choices import (
+    MAJORITY,
+    MAJORITY_RULE,
+    PICK_RULE,
+    majority_samples,
+    pick_rows,
+)
 from oversight.report.context import load_context
 from oversight.report.groups import (
     EXPERIMENT_ENSEMBLE,
     JudgeGroup,
 )
-from oversight.store import Debate, Judgment, Question, Store
+from oversight.store import Debate, JudgeKind, Judgment, Question, Store
 from oversight.store.judges import FINAL_VERDICT
 
 ENSEMBLE = EXPERIMENT_ENSEMBLE
@@ -34,6 +41,8 @@ RULES: dict[str, str] = {
     "ensemble": "a model group's verdict is its members' mean probability per debate; "
     "a human group counts each judge's verdict on its own",
     "wins": "a side wins when the deciding group puts more than 0.5 on its answer",
+    "picks": PICK_RULE,
+    "majority": MAJORITY_RULE,
 }
 TIE_WORDS: dict[str, str] = {"incorrect": "counted as not correct", "half": "counted as half"}
 
@@ -196,7 +205,6 @@ def judge_rows(
     ties: TieRule = "incorrect",
 ) -> list[JudgeRow]:
     """Rows for one flat set of model judges: each judge, then their mean (``ensemble (mean)``)."""
-    from oversight.store import JudgeKind
 
     group = JudgeGroup(
         ENSEMBLE,
@@ -277,7 +285,37 @@ def grouped_judge_rows(
                 keyed.append((r.protocol, rank, 0, r.judge, r))
         for r in group_rows(debates, questions, members, group, ties=ties):
             keyed.append((r.protocol, rank, 1, r.judge, r))
+        if group.kind == JudgeKind.AGENT:
+            for r in majority_rows(debates, questions, members, group, ties=ties):
+                keyed.append((r.protocol, rank, 2, r.judge, r))
     return [r for *_, r in sorted(keyed, key=lambda k: k[:4])]
+
+
+def majority_rows(
+    debates: Sequence[Debate],
+    questions: dict[str, Question],
+    judgments: Sequence[Judgment],
+    group: JudgeGroup,
+    *,
+    ties: TieRule = "incorrect",
+) -> list[JudgeRow]:
+    """One row per protocol: the agents' majority vote per debate
+    (:data:`oversight.report.choices.MAJORITY_RULE`; a tied vote follows the tie rule)."""
+    return [
+        _row(
+            protocol,
+            MAJORITY,
+            [Sample(q, outcome, share) for q, outcome, share in items],
+            len(items),
+            ties,
+            group=group.label,
+            kind=group.kind.value,
+            is_group=True,
+        )
+        for protocol, items in sorted(
+            majority_samples(debates, questions, judgments, group).items()
+        )
+    ]
 
 
 def experiment_summary(
@@ -323,4 +361,5 @@ def experiment_summary(
         ],
         "wins_judged_by": deciding.label if deciding else None,
         "wins": [asdict(r) for r in win_rows(judged, questions, decisive, ties=ties)],
+        "picks": [asdict(r) for r in pick_rows(judged, questions, judgments, deciding, ties=ties)],
     }

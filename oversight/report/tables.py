@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from oversight.report.choices import MAJORITY
+
 
 def pct(x: float | None) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
@@ -79,6 +81,38 @@ def wins_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+def picks_table(summary: dict[str, Any]) -> Table:
+    """Open roles: how often the chooser picked the correct answer, and the judges on each."""
+    table = _table(
+        f"Open roles: picks, judged by {escape(str(summary['picks'][0]['judged_by']))}",
+        [
+            ("protocol", "left"),
+            ("chooser", "left"),
+            ("n", "right"),
+            ("picked correct", "right"),
+            ("95% CI", "right"),
+            ("judges | correct pick", "right"),
+            ("judges | wrong pick", "right"),
+        ],
+    )
+
+    def judged(x: dict[str, Any]) -> str:
+        return f"{pct(x['value'])} (n={x['n']})"
+
+    for r in summary["picks"]:
+        p = r["picked_correct"]
+        table.add_row(
+            escape(r["protocol"]),
+            escape(r["chooser"]),
+            str(p["n"]),
+            pct(p["value"]),
+            f"{pct(p['ci_low'])}-{pct(p['ci_high'])}",
+            judged(r["judges_when_correct"]),
+            judged(r["judges_when_incorrect"]),
+        )
+    return table
+
+
 def rules_text(summary: dict[str, Any]) -> str:
     rules = summary["rules"]
     lines = [
@@ -88,6 +122,10 @@ def rules_text(summary: dict[str, Any]) -> str:
     ]
     if summary["wins"]:
         lines.append(f"Wins: {rules['wins']}.")
+    if summary.get("picks"):
+        lines.append(f"Picks: {rules['picks']}.")
+    if any(r["judge"] == MAJORITY for r in summary["judges"]):
+        lines.append(f"Agents (majority): {rules['majority']}.")
     return "\n".join(lines)
 
 
@@ -96,4 +134,6 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     console.print(accuracy_table(summary))
     if summary["wins"]:
         console.print(wins_table(summary))
+    if summary.get("picks"):
+        console.print(picks_table(summary))
     console.print(escape(rules_text(summary)), highlight=False)

@@ -4,6 +4,7 @@ from oversight.store.judges import JudgeEnsemble
 from oversight.store.kinds import JudgeKind
 from oversight.store.store import Store, StoreError, make_engine
 from oversight.store.tables import (
+    Candidate,
     Debate,
     Experiment,
     Judgment,
@@ -15,6 +16,7 @@ from oversight.store.tables import (
 )
 
 __all__ = [
+    "Candidate",
     "Debate",
     "Experiment",
     "JudgeEnsemble",

@@ -8,6 +8,8 @@ HUMAN_PREFIX = "human:"
 """Judge ids of live human judges: ``human:<name>``."""
 OFFLINE_HUMAN_PREFIX = "human-offline:"
 """Judge ids of human judges who read a finished transcript afterwards."""
+AGENT_PREFIX = "agent:"
+"""Judge ids of speakers' own answers: ``agent:<seat>:<model>@<digest>``."""
 TRAINED_PREFIX = "trained:"
 """Judge ids of trained classifier judges: ``trained:<training run name>``."""
 
@@ -23,6 +25,9 @@ class JudgeKind(StrEnum):
     """A person who judged while the debate ran (imported transcripts)."""
     HUMAN_OFFLINE = "human-offline"
     """A person who read the finished transcript afterwards (imported transcripts)."""
+    AGENT = "agent"
+    """A speaker's own answer (a cooperative agent's, Du et al. 2023; an open protocol's
+    choice of side), scored from its model's next-token log-probs."""
 
 
 def legacy_kind(judge_id: str) -> JudgeKind:
@@ -36,4 +41,6 @@ def legacy_kind(judge_id: str) -> JudgeKind:
         return JudgeKind.HUMAN_LIVE
     if judge_id.startswith(TRAINED_PREFIX):
         return JudgeKind.TRAINED
+    if judge_id.startswith(AGENT_PREFIX):
+        return JudgeKind.AGENT
     return JudgeKind.PROMPTED

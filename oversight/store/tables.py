@@ -99,6 +99,37 @@ class Turn(SQLModel, table=True):
     created: datetime = Field(default_factory=utcnow)
 
 
+class Candidate(SQLModel, table=True):
+    """Text a speaker produced for a turn besides the turn itself, kept for audit and reuse.
+
+    ``kind`` ``sample``: one of a best-of-N speaker's candidates with the preference model's
+    score (the one said is ``chosen``); ``draft`` and ``critique``: critique-and-refine's draft
+    and the critic's comments on it. Judges never read these; the turn is what was said.
+    """
+
+    __table_args__ = (UniqueConstraint("debate_id", "round", "speaker", "kind", "index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    debate_id: str = Field(foreign_key="debate.id", index=True)
+    round: int
+    speaker: str
+    kind: str = "sample"
+    """``sample`` | ``draft`` | ``critique``."""
+    index: int = 0
+    """Which of the N samples (its sampling seed is derived from it)."""
+    model: str = ""
+    text: str
+    score: float | None = None
+    """A sample's score: the preference model's probability of the speaker's answer after
+    reading the transcript so far and this speech."""
+    scorer: str = ""
+    """Judge id of the preference model."""
+    chosen: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    created: datetime = Field(default_factory=utcnow)
+
+
 class Judgment(SQLModel, table=True):
     """A judge's probability for each answer of a debate.
 

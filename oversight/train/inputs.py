@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from oversight.protocol_registry import JUDGE_SEAT
 from oversight.store.tables import Question, Turn
 from oversight.train.config import InputSettings
 
@@ -45,7 +46,12 @@ def render_transcript(view: DebateView, candidate: int) -> str:
     """
     lines = []
     for t in view.turns:
-        side = "supporter" if view.assignment.get(t.speaker) == candidate else "opponent"
+        if t.speaker == JUDGE_SEAT.slot:
+            side = "judge"  # the judge's question between rounds
+        elif t.speaker not in view.assignment:
+            side = "speaker"  # a speaker who argues no side (a cooperative agent)
+        else:
+            side = "supporter" if view.assignment[t.speaker] == candidate else "opponent"
         lines.append(f"Round {t.round + 1}, {side}: {' '.join(t.text.split())}")
     return "\n".join(lines)
 

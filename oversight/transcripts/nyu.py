@@ -47,8 +47,9 @@ from pydantic import ValidationError
 
 from oversight.data.errors import DataError
 from oversight.data.records import make_question
-from oversight.store import Debate, JudgeKind, Judgment, Question, Turn
-from oversight.store.judges import BEFORE_FIRST_ROUND, FINAL_VERDICT, human_judge_id
+from oversight.judging import HumanJudge, JudgeVerdict, judgment_row
+from oversight.store import Debate, Judgment, Question, Turn
+from oversight.store.judges import BEFORE_FIRST_ROUND, FINAL_VERDICT
 from oversight.transcripts.bundle import (
     DebateBundle,
     ExperimentSpec,
@@ -259,7 +260,7 @@ class _Converter:
 
     def live_feedback(self, fb: JudgeFeedbackData, where: str, *, ends: bool) -> None:
         name = fb.feedback.speaker or self.setup.roles.get("Judge", "") or "unknown"
-        judge = human_judge_id(name)
+        judge = HumanJudge(name)
         after = self.speech_rounds - 1 if self.speech_rounds else BEFORE_FIRST_ROUND
         self.judgment(judge, after, fb, where, {})
         if ends:
@@ -271,7 +272,7 @@ class _Converter:
         self, name: str, mode: str | None, feedbacks: list[JudgeFeedbackData], where: str
     ) -> None:
         # Debate.clean names each offline judgment's speaker after its key, the judge.
-        judge = human_judge_id(name, offline=True)
+        judge = HumanJudge(name, offline=True)
         extra = {"offline_mode": mode or "timed"}
         field = f"{where}.judgments"
         if mode == "stepped":
@@ -293,7 +294,6 @@ class _Converter:
                     f"{field}.{k}",
                     extra,
                     rounds_seen=k,
-                    kind=JudgeKind.HUMAN_OFFLINE,
                 )
         # OfflineJudgment.result (debate/src/OfflineJudgment.scala): the last judgment, when
         # it ends the debate, is the judge's verdict; a timed judge read everything.
@@ -307,26 +307,24 @@ class _Converter:
                 f"{field}.{last}",
                 extra,
                 rounds_seen=seen,
-                kind=JudgeKind.HUMAN_OFFLINE,
             )
 
     # -- rows --------------------------------------------------------------------------------
 
     def judgment(
         self,
-        judge: str,
+        judge: HumanJudge,
         after_round: int,
         fb: JudgeFeedbackData,
         where: str,
         extra: dict[str, Any],
         rounds_seen: int | None = None,
-        kind: JudgeKind = JudgeKind.HUMAN_LIVE,
     ) -> None:
         probs = self.distribution(fb.distribution, f"{where}.distribution")
         text, _ = self.render(fb.feedback.content, f"{where}.feedback.content")
         order = ",".join(str(i) for i in range(self.n_answers))
         raw: dict[str, Any] = {
-            "judge": judge,
+            "judge": judge.judge_id,
             "source": SOURCE,
             "feedback": text,
             "end_debate": fb.endDebate,
@@ -334,17 +332,10 @@ class _Converter:
             **extra,
         }
         # A later report for the same point supersedes an earlier one.
-        self.judgments[(judge, after_round)] = Judgment(
-            debate_id=self.debate_id,
-            judge_id=judge,
-            kind=kind,
-            model="human",
-            after_round=after_round,
-            probs=probs,
-            probs_by_order={order: probs},
-            raw=raw,
-            created=_when(fb.feedback.timestamp),
-        )
+        verdict = JudgeVerdict(probs=probs, probs_by_order={order: probs}, raw=raw)
+        row = judgment_row(judge, self.debate_id, after_round, verdict)
+        row.created = _when(fb.feedback.timestamp)
+        self.judgments[(judge.judge_id, after_round)] = row
 
     def distribution(self, values: list[float], field: str) -> list[float]:
         """A judge's probability per answer: the platform indexes it by answer

@@ -21,6 +21,7 @@ from oversight.backends.base import (
 )
 from oversight.config import ConfigError, JudgeConfig, ModelConfig, load_config
 from oversight.data.records import make_question
+from oversight.protocol_registry import Role
 from oversight.replay import parse_replay_config
 from oversight.store import Debate, JudgeKind, Judgment, Store, Turn
 
@@ -221,7 +222,7 @@ def test_presentation_orders_map_back_to_choices_under_an_answer_bias() -> None:
 
 
 def test_advocate_messages_state_its_side_the_opponents_and_the_quote_rule() -> None:
-    adv = Advocate("debater", 50, SamplingParams())
+    adv = Advocate(Role.DEBATER, 50, SamplingParams())
     assignment = {"debater_1": 1, "debater_2": 0}
     system, user = adv.messages(QUESTION, "debater_1", assignment, [], 0)
     assert "You are Debater B" in system["content"]

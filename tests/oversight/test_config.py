@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from oversight.config import ConfigError, DebateProtocol, load_config
+from graphs.protocols.debate import DebateProtocol
+from oversight.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -121,6 +121,7 @@
         else speech.append(el("span", kind === "v" ? "quote verified" : "quote unverified", text));
       }
       turn.append(speech);
+      if (t.notes && t.notes.length) turn.append(notesOf(t.notes));
       art.append(turn);
     }
     if (d.judgments.length) {
@@ -129,6 +130,25 @@
       art.append(wrap);
     }
     return art;
+  }
+
+  // Best-of-N samples with their scores, and a draft with its critique: folded under the turn.
+  function notesOf(notes) {
+    const samples = notes.filter((n) => n.kind === "sample").length;
+    const parts = [];
+    if (samples) parts.push(samples + " candidates");
+    if (notes.some((n) => n.kind === "critique")) parts.push("draft and critique");
+    const box = el("details", "notes");
+    box.append(el("summary", "", parts.join(", ")));
+    for (const n of notes) {
+      let head = n.kind === "sample" ? "candidate " + (n.index + 1) : n.kind;
+      if (n.score !== null && n.score !== undefined) head += " \u00b7 score " + n.score.toFixed(3);
+      if (n.chosen) head += " \u00b7 said";
+      const item = el("div", "note" + (n.chosen ? " chosen" : ""));
+      item.append(el("div", "who", head), el("p", "speech", n.text));
+      box.append(item);
+    }
+    return box;
   }
 
   function judgeTable(d, q) {

@@ -8,6 +8,7 @@ from typing import Any
 
 from oversight.data.records import make_question
 from oversight.store import (
+    Candidate,
     Debate,
     JudgeEnsemble,
     JudgeKind,
@@ -107,6 +108,16 @@ def build_tiny_store(url: str) -> Store:
             ),
             Turn(debate_id="d0", round=0, speaker="debater_2", model="m", text="Green, surely."),
             Turn(debate_id="d3", round=0, speaker="consultant", model="m", text=PAYLOAD),
+        ]
+    )
+    # The consultant of d3 said the best of two samples, then revised it after a critique.
+    note = {"debate_id": "d3", "round": 0, "speaker": "consultant", "model": "m"}
+    store.insert_ignore(
+        [
+            Candidate(**note, index=0, text=PAYLOAD, score=0.7, scorer="a@1", chosen=True),
+            Candidate(**note, index=1, text="A weaker sample.", score=0.4, scorer="a@1"),
+            Candidate(**note, kind="draft", text=PAYLOAD),
+            Candidate(**note, kind="critique", text=PAYLOAD),
         ]
     )
     live = JudgeKind.HUMAN_LIVE

@@ -165,6 +165,26 @@ def test_model_text_is_shown_never_run(page: Any) -> None:
     assert page.find_elements("css selector", "#list img, #list script, #list b") == []
 
 
+def test_candidates_drafts_and_critiques_fold_under_their_turn(page: Any) -> None:
+    box = page.find_element("css selector", '.debate[data-id="d3"] details.notes')
+    summary = box.find_element("css selector", "summary")
+    assert summary.text == "2 candidates, draft and critique"
+    summary.click()
+    heads = [e.text for e in box.find_elements("css selector", ".note .who")]
+    assert heads == [
+        "candidate 1 · score 0.700 · said",
+        "candidate 2 · score 0.400",
+        "draft",
+        "critique",
+    ]
+    texts = [
+        e.get_attribute("textContent") for e in box.find_elements("css selector", ".note .speech")
+    ]
+    assert texts == [PAYLOAD, "A weaker sample.", PAYLOAD, PAYLOAD]
+    assert page.execute_script("return window.__pwned === undefined")
+    assert page.find_elements("css selector", '.debate[data-id="d0"] details.notes') == []
+
+
 @pytest.fixture
 def big(browser: Any, big_page: Path) -> Any:
     browser.get(big_page.as_uri())

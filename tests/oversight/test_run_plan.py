@@ -1,0 +1,114 @@
+"""``oversight run --dry-run``: the plan's counts and token estimate, every term by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from agents.templates import prompt_overhead, template_tokens
+from oversight.cli import app
+from oversight.config import parse_config
+from oversight.data import load_questions
+from oversight.run_plan import plan_run, text_tokens
+
+ROW = {"question": "Q" * 40, "choices": ["A" * 8, "B" * 8], "answer": 0}
+"""56 characters of question and choices: 14 tokens."""
+
+
+def _config(tmp_path: Path, **debate: object) -> dict[str, object]:
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps(ROW) + "\n")
+    return {
+        "name": "plan",
+        "store": f"sqlite:///{tmp_path / 'never.db'}",
+        "data": {"source": "jsonl", "path": str(path), "binarize": False},
+        "models": {"m": {"model": "smollm2-135m-instruct"}},
+        "protocols": {
+            "debate": {
+                "kind": "debate",
+                "model": "m",
+                "rounds": 2,
+                "swap": False,
+                "generation": {"max_new_tokens": 10, "temperature": 1.0},
+                **debate,
+            }
+        },
+        "judges": [{"name": "j", "model": "m"}],
+    }
+
+
+def _plan(tmp_path: Path, overhead: dict[str, int] | None = None, **debate: object):
+    cfg = parse_config(_config(tmp_path, **debate))
+    questions = load_questions("jsonl", path=cfg.data.path, binarize=False)
+    return plan_run(cfg, questions, overhead)
+
+
+def test_one_sample_per_speech(tmp_path: Path) -> None:
+    plan = _plan(tmp_path).protocols["debate"]
+    # Simultaneous: round 1 reads 14 tokens, round 2 also both round-1 speeches (20 tokens).
+    assert (plan.debates, plan.speeches, plan.generations) == (1, 4, 4)
+    assert plan.prompt_tokens == 2 * 14 + 2 * 34
+    assert plan.completion_tokens == 4 * 10
+
+
+def test_best_of_n_critique_and_judge_questions(tmp_path: Path) -> None:
+    p = _plan(tmp_path, best_of=2).protocols["debate"]
+    # Each speech: 2 samples read `reads`, the preference judge reads reads + 10 for each.
+    assert p.generations == 8 and p.completion_tokens == 80
+    assert p.prompt_tokens == 2 * (2 * 14 + 2 * 24) + 2 * (2 * 34 + 2 * 44)
+    c = _plan(tmp_path, critic="m", critique_words=5).protocols["debate"]
+    # Critic and revision each read reads + 10, the revision also the 10-token critique.
+    assert c.generations == 4 * 3 and c.completion_tokens == 4 * (10 + 10 + 10)
+    assert c.prompt_tokens == (2 * 14 + 2 * 34) + 2 * (2 * 24 + 10) + 2 * (2 * 44 + 10)
+    q = _plan(tmp_path, judge_questions="m", question_words=3).protocols["debate"]
+    # One question, after round 1: it reads question, choices and the 2 speeches.
+    assert q.generations == 5 and q.completion_tokens == 40 + 6
+    assert q.prompt_tokens == 2 * 14 + 2 * 34 + (14 + 20)
+
+
+def test_judges_and_template_overhead(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, {"debater": 100, "judge:j": 7})
+    assert plan.protocols["debate"].prompt_tokens == 2 * 14 + 2 * 34 + 4 * 100
+    # One final verdict, both orders: question, choices, the 40-token transcript, template.
+    assert plan.judgments == 1 and plan.judge_prompt_tokens == 2 * (14 + 40 + 7)
+    cfg = parse_config(_config(tmp_path))
+    assert prompt_overhead(cfg) == {
+        "debater": template_tokens("debater"),
+        "judge:j": template_tokens("judge"),
+    }
+    assert 50 < template_tokens("debater") < 400 and text_tokens("12345") == 2
+
+
+def test_the_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
+    _config(tmp_path)  # writes q.jsonl
+    path = tmp_path / "plan.toml"
+    path.write_text(
+        f"""name = "plan"
+store = "sqlite:///{tmp_path / "never.db"}"
+[data]
+source = "jsonl"
+path = "{tmp_path / "q.jsonl"}"
+binarize = false
+[models.m]
+model = "smollm2-135m-instruct"
+[protocols.debate]
+kind = "debate"
+model = "m"
+rounds = 2
+swap = false
+generation = {{ max_new_tokens = 10 }}
+[[judges]]
+name = "j"
+model = "m"
+"""
+    )
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", str(path), "--dry-run"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "dry run" in result.output and "1 questions" in result.output
+    as_json = runner.invoke(app, ["run", str(path), "--dry-run", "--json"])
+    plan = json.loads(as_json.stdout)
+    assert plan["debates"] == 1 and plan["completion_tokens"] == 40
+    assert not list(tmp_path.glob("*.db"))
