@@ -50,6 +50,21 @@ class Speech:
     """What was left out to fit the model's context (:class:`agents.context.ContextFit`) and,
     under ``quote_budget``, the quotes cut from the speech; empty when nothing was."""
 
+    def turn(self, debate_id: str, round_: int, speaker: str, model: str) -> Turn:
+        """The speech as the Turn row that stores it."""
+        return Turn(
+            debate_id=debate_id,
+            round=round_,
+            speaker=speaker,
+            model=model,
+            text=self.text,
+            quotes=list(self.quotes),
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            latency_s=self.latency_s,
+            context=dict(self.context),
+        )
+
 
 @dataclass(frozen=True)
 class Advocate:

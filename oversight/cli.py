@@ -116,20 +116,11 @@ def run(
 def _print_run_plan(cfg: ExperimentConfig, path: Path, as_json: bool) -> None:
     """The dry run: the questions are loaded as the run would load them; nothing else is."""
     from agents.templates import prompt_overhead
-    from oversight.data import load_questions
     from oversight.run_plan import TOKEN_RULE, plan_run
+    from oversight.runner import experiment_questions
 
-    d = cfg.data
     try:
-        questions = load_questions(
-            d.source,
-            path=d.path,
-            split=d.split,
-            limit=d.limit,
-            seed=cfg.seed,
-            binarize=d.binarize,
-            strict=d.strict,
-        )
+        questions = experiment_questions(cfg)
     except (DataError, OSError, ValueError) as err:
         raise fail(f"{path}: {err}") from None
     plan = plan_run(cfg, questions, prompt_overhead(cfg))

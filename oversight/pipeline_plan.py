@@ -18,18 +18,16 @@ Prompt templates are not counted.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 
 from oversight.controls import control_title
-from oversight.data import load_questions
 from oversight.models import REGISTRY, hub_offline, in_hub_cache, looks_like_path
 from oversight.pipeline_config import PipelineConfig
-from oversight.run_plan import TOKEN_RULE, ProtocolPlan, plan_run
-from oversight.runner import plan_debates
+from oversight.run_plan import TOKEN_RULE, RunPlan, plan_run
+from oversight.runner import experiment_questions, plan_debates
 from oversight.splits import split_questions
 from oversight.store import Experiment
 
@@ -60,44 +58,16 @@ def describe_model(name: str) -> str:
 
 
 @dataclass
-class PipelinePlan:
-    """The counts a dry run prints; see the module docstring for the token rule."""
+class PipelinePlan(RunPlan):
+    """The counts a dry run prints: the debate stage's plan (:class:`RunPlan`, its token
+    rule) and the pipeline's splits, models, weak members' verdicts and training runs."""
 
-    experiment: str
-    questions: int
-    splits: dict[str, int]
-    models: dict[str, str]
-    protocols: dict[str, ProtocolPlan]
-    judgments: int
-    """Prompted judges' final verdicts (debates x judges), plus per-round verdicts where a
-    protocol judges every round."""
-    judge_prompt_tokens: int
-    trained_judgments: int
+    splits: dict[str, int] = field(default_factory=dict)
+    models: dict[str, str] = field(default_factory=dict)
+    trained_judgments: int = 0
     """Weak members' verdicts on split B and test rows."""
-    training_runs: dict[str, int]
+    training_runs: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def debates(self) -> int:
-        return sum(p.debates for p in self.protocols.values())
-
-    @property
-    def prompt_tokens(self) -> int:
-        return sum(p.prompt_tokens for p in self.protocols.values()) + self.judge_prompt_tokens
-
-    @property
-    def completion_tokens(self) -> int:
-        return sum(p.completion_tokens for p in self.protocols.values())
-
-    def as_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.update(
-            debates=self.debates,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            token_rule=TOKEN_RULE,
-        )
-        return out
 
 
 def plan_pipeline(cfg: PipelineConfig) -> PipelinePlan:
@@ -106,16 +76,7 @@ def plan_pipeline(cfg: PipelineConfig) -> PipelinePlan:
     models = {alias: describe_model(m.model) for alias, m in cfg.models.items()}
     models["w2s.weak"] = describe_model(cfg.w2s.weak.model)
     models["w2s.strong"] = describe_model(cfg.w2s.strong.model)
-    d = cfg.data
-    questions = load_questions(
-        d.source,
-        path=d.path,
-        split=d.split,
-        limit=d.limit,
-        seed=cfg.seed,
-        binarize=d.binarize,
-        strict=d.strict,
-    )
+    questions = experiment_questions(cfg)
     fractions = cfg.w2s.splits
     splits = split_questions(questions, fractions.model_dump(), cfg.seed, fractions.validation)
     debate_cfg = cfg.debate_config()

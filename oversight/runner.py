@@ -94,6 +94,20 @@ class RunSummary:
     """Debates another process sharing the Store was running, left to it."""
 
 
+def experiment_questions(cfg: ExperimentConfig) -> list[Question]:
+    """The questions an experiment runs on, loaded as its ``[data]`` table says."""
+    d = cfg.data
+    return load_questions(
+        d.source,
+        path=d.path,
+        split=d.split,
+        limit=d.limit,
+        seed=cfg.seed,
+        binarize=d.binarize,
+        strict=d.strict,
+    )
+
+
 class Runner:
     """Runs one experiment config against a Store."""
 
@@ -151,15 +165,7 @@ class Runner:
         """
         cfg = self.cfg
         judges = build_judges(cfg.judges, cfg.models)
-        questions = load_questions(
-            cfg.data.source,
-            path=cfg.data.path,
-            split=cfg.data.split,
-            limit=cfg.data.limit,
-            seed=cfg.seed,
-            binarize=cfg.data.binarize,
-            strict=cfg.data.strict,
-        )
+        questions = experiment_questions(cfg)
         exp = self.store.open_experiment(
             cfg.name, cfg.stored_config(), cfg.config_hash(), code_version()
         )

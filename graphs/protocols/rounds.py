@@ -198,36 +198,34 @@ def speak_node(seat: Seat, sees_same_round: bool, speaker_of: SeatSpeaker) -> An
         visible = [t for t in stored if t.round < round_ or (sees_same_round and t.round == round_)]
         adv, backend, model = speaker_of.advocate(ctx)
         best_of, refine = speaker_of.best_of, speaker_of.refine
+        task = SpeechTask(ctx, adv, backend, debate, question, speaker, visible, round_, model)
         if best_of is None:
             speech = await adv.speak(backend, question, speaker, debate.assignment, visible, round_)
         else:
-            speech = await best_of.choose(
-                ctx, adv, backend, debate, question, speaker, visible, round_, model
-            )
+            speech = await best_of.choose(task)
         if refine is not None:
-            speech = await refine.apply(
-                ctx, adv, backend, debate, question, speaker, visible, round_, speech, model
-            )
+            speech = await refine.apply(task, speech)
         # Insert-or-ignore without add_turn's read-back: nothing here needs the stored row.
-        ctx.store.insert_ignore(
-            [
-                Turn(
-                    debate_id=debate_id,
-                    round=round_,
-                    speaker=speaker,
-                    model=model,
-                    text=speech.text,
-                    quotes=speech.quotes,
-                    prompt_tokens=speech.prompt_tokens,
-                    completion_tokens=speech.completion_tokens,
-                    latency_s=speech.latency_s,
-                    context=speech.context,
-                )
-            ]
-        )
+        ctx.store.insert_ignore([speech.turn(debate_id, round_, speaker, model)])
         return {}
 
     return speak
+
+
+@dataclass(frozen=True)
+class SpeechTask:
+    """One speech to give: the run's context, the seat's advocate and backend, the debate and
+    question, who speaks, what it sees, in which round, under which model reference."""
+
+    ctx: GraphContext
+    adv: Advocate
+    backend: Backend
+    debate: Debate
+    question: Question
+    speaker: str
+    visible: Sequence[Turn]
+    round_: int
+    model: str
 
 
 @dataclass(frozen=True)
@@ -254,19 +252,16 @@ class BestOf:
         found: tuple[SpeechPreference, Backend] = ctx.once(f"preference:{self.judge_name}", make)
         return found
 
-    async def choose(
-        self,
-        ctx: GraphContext,
-        adv: Advocate,
-        backend: Backend,
-        debate: Debate,
-        question: Question,
-        speaker: str,
-        visible: Sequence[Turn],
-        round_: int,
-        model: str,
-    ) -> Speech:
+    async def choose(self, task: SpeechTask) -> Speech:
         """Sample, score and store the candidates; the speech to say."""
+        ctx, adv, backend, debate, question = (
+            task.ctx,
+            task.adv,
+            task.backend,
+            task.debate,
+            task.question,
+        )
+        speaker, visible, round_, model = task.speaker, task.visible, task.round_, task.model
         samplers = [
             replace(
                 adv,
@@ -339,19 +334,17 @@ class Refine:
     critic: str
     words: int
 
-    async def apply(
-        self,
-        ctx: GraphContext,
-        adv: Advocate,
-        backend: Backend,
-        debate: Debate,
-        question: Question,
-        speaker: str,
-        visible: Sequence[Turn],
-        round_: int,
-        draft: Speech,
-        model: str,
-    ) -> Speech:
+    async def apply(self, task: SpeechTask, draft: Speech) -> Speech:
+        """Critique ``draft``, revise it, store both; the speech to say."""
+        ctx, adv, backend, debate, question = (
+            task.ctx,
+            task.adv,
+            task.backend,
+            task.debate,
+            task.question,
+        )
+        speaker, visible, round_, model = task.speaker, task.visible, task.round_, task.model
+
         def make() -> tuple[Critic, Backend, str]:
             params = SamplingParams(max_new_tokens=2 * self.words, temperature=0.0, seed=ctx.seed)
             critic_model = ctx.models[self.critic]
@@ -429,22 +422,7 @@ def ask_node(config: SpeechProtocolConfig) -> Any:
         debate, question = ctx.facts(debate_id)
         asker, backend, model = ctx.once(f"questioner:{config.judge_questions}", lambda: build(ctx))
         asked = await asker.ask(backend, question, debate.assignment, stored, after)
-        ctx.store.insert_ignore(
-            [
-                Turn(
-                    debate_id=debate_id,
-                    round=after,
-                    speaker=JUDGE_SEAT.slot,
-                    model=model,
-                    text=asked.text,
-                    quotes=[],
-                    prompt_tokens=asked.prompt_tokens,
-                    completion_tokens=asked.completion_tokens,
-                    latency_s=asked.latency_s,
-                    context=asked.context,
-                )
-            ]
-        )
+        ctx.store.insert_ignore([asked.turn(debate_id, after, JUDGE_SEAT.slot, model)])
         return {}
 
     return ask
