@@ -10,7 +10,7 @@ import pytest
 from oversight.judging import HumanJudge, HumanJudgeError, Judge, JudgeVerdict, judgment_row
 from oversight.store import JudgeKind, Question, Turn
 from oversight.train.config import WeakEnsembleConfig
-from oversight.train.inputs import DebateView
+from oversight.train.inputs import DebateView, prediction_texts, question_row
 from oversight.train.weak_judges import (
     ClassifierJudge,
     JudgeTarget,
@@ -64,10 +64,14 @@ def test_a_trained_classifier_judges_through_the_seam_as_in_a_batch(
     assert sum(one.probs) == pytest.approx(1.0)
     assert (row.judge_id, row.kind, row.after_round) == (judge.judge_id, JudgeKind.TRAINED, -1)
     assert one.raw["p_candidate_correct"] == pytest.approx(row.raw["p_candidate_correct"])
-    # The transcript is read: another debate on the same question changes the scores.
+    # The transcript it reads is the debate's: another debate is scored as its own batch row.
     other = (Turn(debate_id="d1", round=0, speaker="debater_1", model="m", text="zzz " * 20),)
     moved = asyncio.run(judge.judge(None, q, list(other), view.assignment))  # type: ignore[arg-type]
-    assert moved.raw["p_candidate_correct"] != one.raw["p_candidate_correct"]
+    view1 = DebateView("d1", q.id, view.assignment, other)
+    (row1,) = judge_debates(member, judge.judge_id, {q.id: q}, [JudgeTarget("d1", q.id, view1)])
+    assert moved.raw["p_candidate_correct"] == pytest.approx(row1.raw["p_candidate_correct"])
+    texts = prediction_texts(question_row(q), cfg.inputs, view1)
+    assert len(texts) == 2 and all("zzz" in t for t in texts)
 
 
 def test_a_human_judge_is_recorded_never_asked() -> None:
