@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import bench_batching, bench_efficiency, bench_overhead, bench_store
+from benchmarks import bench_batching, bench_efficiency, bench_judge, bench_overhead, bench_store
 from benchmarks.common import Benchmark, Options, machine
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -30,6 +30,11 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
         Benchmark(
             "batching", "transformers backend: batched vs one-by-one speed-up", bench_batching.run
+        ),
+        Benchmark(
+            "judge",
+            "time per judgment / time to generate one token, same prompt (goal <= 2)",
+            bench_judge.run,
         ),
         Benchmark(
             "store",

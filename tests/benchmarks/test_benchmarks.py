@@ -48,6 +48,13 @@ def test_every_benchmark_runs_quick_and_reports_its_figures(
     for call in ("generate", "score_choices"):
         assert batching[call]["speedup"] > 0
 
+    judge = by_name["judge"]
+    # One generated token for the judge's own prompt; the ratio is of the two timings.
+    assert judge["generated_tokens"] == 1 and judge["prompt_tokens"] > 50
+    assert judge["judgment_per_token"] == pytest.approx(
+        judge["judgment_s"] / judge["one_token_s"], rel=0.05
+    )
+
 
 def test_one_benchmark_by_name_and_unknown_names_are_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
