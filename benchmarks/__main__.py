@@ -16,7 +16,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import bench_batching, bench_efficiency, bench_judge, bench_overhead, bench_store
+from benchmarks import (
+    bench_batching,
+    bench_efficiency,
+    bench_judge,
+    bench_overhead,
+    bench_scaling,
+    bench_store,
+)
 from benchmarks.common import Benchmark, Options, machine
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -30,6 +37,11 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
         Benchmark(
             "batching", "transformers backend: batched vs one-by-one speed-up", bench_batching.run
+        ),
+        Benchmark(
+            "scaling",
+            "throughput at 1, 4, 16, 64 debates in flight (transformers)",
+            bench_scaling.run,
         ),
         Benchmark(
             "judge",
