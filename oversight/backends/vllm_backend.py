@@ -45,6 +45,7 @@ from oversight.backends.base import (
 )
 from oversight.backends.chat_prompts import ChatPrompter
 from oversight.backends.cpu_kv_cache import plan_cpu_kv_cache
+from oversight.backends.cpu_threads import apply_cpu_threads
 from oversight.backends.label_scores import choice_scores, scores_from_token_logprobs
 from oversight.models import resolve_model
 
@@ -142,8 +143,11 @@ class _Engine:
         # bound to this one. The engine goes straight into self.llm, never into a local: a
         # frame of this coroutine outlives it (vLLM start-up keeps a reference), and a local
         # would keep the engine alive after close, until a noisy __del__ at interpreter exit.
+        from vllm.platforms import current_platform
         from vllm.v1.engine.async_llm import AsyncLLM
 
+        if current_platform.is_cpu():
+            apply_cpu_threads()  # before the engine's processes start: they inherit it
         started = time.perf_counter()
         self.llm = AsyncLLM.from_engine_args(self.options.engine_args())
         log.info(

