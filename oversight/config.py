@@ -110,7 +110,8 @@ class ModelConfig(_Strict):
     openai: the server's context length; None asks the server (vLLM reports it)."""
     gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
     """vllm: fraction of GPU memory the engine may use (weights + KV cache). On CPU builds the
-    KV cache size comes from the ``VLLM_CPU_KVCACHE_SPACE`` environment variable (GiB)."""
+    KV cache is sized from the model and the free memory (``oversight.backends.cpu_kv_cache``)
+    unless ``VLLM_CPU_KVCACHE_SPACE`` (GiB) is set."""
     tensor_parallel_size: int = Field(default=1, ge=1)
     """vllm: GPUs the model is sharded over."""
     enable_prefix_caching: bool = True

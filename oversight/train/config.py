@@ -46,6 +46,12 @@ class InputSettings(_Strict):
     overseer normally lacks it, which is the gap debate is meant to bridge."""
     transcript: bool = False
     """Include a stored debate transcript of the question (the paper's debate-aided judge)."""
+    speeches: Literal["all", "supporter"] = "all"
+    """With ``transcript``: every speech, labelled supporter or opponent of the candidate, or
+    only the candidate's supporter's speeches. With all of them a question's two candidate
+    inputs share most of their tokens (the same speeches, the labels swapped) and a small
+    encoder can sit at the prior (README, weak-to-strong); with the supporter's alone each
+    input carries its own case."""
 
 
 class TrainerSettings(_Strict):

@@ -38,14 +38,17 @@ class DebateView:
     turns: tuple[Turn, ...]
 
 
-def render_transcript(view: DebateView, candidate: int) -> str:
-    """Speeches labelled relative to the candidate: its supporter's and its opponent's.
+def render_transcript(view: DebateView, candidate: int, speeches: str = "all") -> str:
+    """Speeches labelled relative to the candidate: its supporter's and its opponent's
+    (``speeches="supporter"``: the supporter's alone).
 
     Labelling by side rather than by letter keeps the text meaningful for a single-candidate
     input and makes the two candidates' inputs mirror images of each other.
     """
     lines = []
     for t in view.turns:
+        if speeches == "supporter" and view.assignment.get(t.speaker) != candidate:
+            continue
         if t.speaker == JUDGE_SEAT.slot:
             side = "judge"  # the judge's question between rounds
         elif t.speaker not in view.assignment:
@@ -90,7 +93,11 @@ def _texts(
             question["question"],
             choice,
             context=question.get("context") if settings.context else None,
-            transcript=render_transcript(view, c) if settings.transcript and view else None,
+            transcript=(
+                render_transcript(view, c, settings.speeches)
+                if settings.transcript and view
+                else None
+            ),
         )
         for c, choice in enumerate(choices)
     ]

@@ -51,6 +51,18 @@ def test_transcript_is_rendered_relative_to_the_candidate() -> None:
     )
 
 
+def test_supporter_only_transcripts_keep_each_candidates_own_case() -> None:
+    assert render_transcript(VIEW, 1, "supporter") == "Round 1, supporter: Green, clearly."
+    assert render_transcript(VIEW, 0, "supporter") == "Round 1, supporter: Blue."
+    ds = ground_truth_examples(
+        [QUESTION], InputSettings(transcript=True, speeches="supporter"), {QUESTION.id: [VIEW]}
+    )
+    assert ds["text"] == [
+        "Debate:\nRound 1, supporter: Blue.\nQuestion: Sky colour?\nAnswer: blue",
+        "Debate:\nRound 1, supporter: Green, clearly.\nQuestion: Sky colour?\nAnswer: green",
+    ]
+
+
 def test_ground_truth_examples_use_the_key_and_optional_inputs() -> None:
     ds = ground_truth_examples(
         [QUESTION], InputSettings(context=True, transcript=True), {QUESTION.id: [VIEW]}
