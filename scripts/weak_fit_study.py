@@ -13,7 +13,8 @@ trained exactly as the pipeline trains it (``train_weak_member`` with the config
   what the classifier reads tells the two candidates apart.
 
 It reads a store the pipeline has filled (debates done) and writes only under ``--out``:
-``weak_fit.json`` and ``weak_fit.png`` (loss per optimizer step). Usage::
+``weak_fit.json`` and ``weak_fit.png`` (loss per optimizer step); ``plot OUT.png IN...``
+draws one figure from several studies and pipeline members' ``training.json``. Usage::
 
     python scripts/weak_fit_study.py experiments/w2s_cpu_300.toml --db sqlite:////tmp/w2s.db \\
         --sizes 31,107,214 --out runs/weak-fit
@@ -25,6 +26,7 @@ import argparse
 import difflib
 import itertools
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,9 @@ from oversight.train.inputs import choice_probs, prediction_texts, question_row
 from oversight.train.transcripts import debate_views
 from oversight.train.weak_judges import train_weak_member
 
+SMOOTH = 20
+"""Optimizer steps per point of the plotted curves (one step is a batch of 8: noisy)."""
+
 
 def _pair_difference(tokenizer: Any, texts: list[str], max_length: int) -> tuple[float, float]:
     """(mean tokens of the two inputs, share of tokens that differ between them)."""
@@ -49,7 +54,32 @@ def _pair_difference(tokenizer: Any, texts: list[str], max_length: int) -> tuple
     return float(np.mean([len(i) for i in ids])), 1.0 - ratio
 
 
+def _curves(paths: list[str]) -> list[dict[str, Any]]:
+    """Results of earlier studies (``weak_fit.json``) and pipeline members' ``training.json``
+    (a member of ``weak-plain`` or ``weak-debate``, read as that variant at its own size)."""
+    out: list[dict[str, Any]] = []
+    for p in paths:
+        data = json.loads(Path(p).read_text())
+        if isinstance(data, list):
+            out += data
+            continue
+        m, config = data["metrics"], data["config"]
+        variant = "debate" if "weak-debate" in p else "plain"
+        out.append(
+            {
+                "variant": f"{variant} (pipeline, seed {data['seed']})",
+                "learning_rate": config["learning_rate"],
+                "questions": m["examples"] // 2,
+                "step_losses": m["step_losses"],
+            }
+        )
+    return out
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["plot"]:  # plot OUT.png IN.json...: one figure from several runs
+        _plot(_curves(sys.argv[3:]), Path(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("--db", required=True)
@@ -59,6 +89,7 @@ def main() -> None:
         "--variants", default="plain,debate", help="plain, debate, supporter, passage"
     )
     parser.add_argument("--learning-rates", default="", help="default: the config's")
+    parser.add_argument("--pooling", default="model", choices=["model", "mean"])
     args = parser.parse_args()
 
     cfg = load_pipeline_config(args.config)
@@ -85,6 +116,8 @@ def main() -> None:
             config = config.model_copy(
                 update={"inputs": config.inputs.model_copy(update={"speeches": "supporter"})}
             )
+        if args.pooling != "model":
+            config = config.model_copy(update={"pooling": args.pooling})
         if lr is not None:
             config = config.model_copy(update={"learning_rate": lr})
         views = (
@@ -117,6 +150,7 @@ def main() -> None:
                 {
                     "variant": key,
                     "learning_rate": config.learning_rate,
+                    "pooling": config.pooling,
                     "questions": n,
                     "examples": m["examples"],
                     "steps": m["steps"],
@@ -144,16 +178,20 @@ def _plot(results: list[dict[str, Any]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7.0, 3.8))
     for r in results:
-        style = "-" if r["variant"] == "plain" else "--"
+        style = "-" if r["variant"].startswith("plain") else "--"
+        steps = np.asarray(r["step_losses"], dtype=float)
+        window = min(SMOOTH, len(steps))
+        smooth = np.convolve(steps, np.ones(window) / window, mode="valid")
         ax.plot(
-            r["step_losses"],
+            np.arange(window, len(steps) + 1),
+            smooth,
             style,
-            lw=1,
+            lw=1.2,
             label=f"{r['variant']}, {r['questions']} q, lr {r['learning_rate']:g}",
         )
     ax.axhline(np.log(2), color="grey", lw=0.8, ls=":", label="prior (ln 2)")
     ax.set_xlabel("optimizer step")
-    ax.set_ylabel("training loss (nats)")
+    ax.set_ylabel(f"training loss, mean of {SMOOTH} steps")
     ax.set_title("Weak members' training loss by input and split-A size")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()

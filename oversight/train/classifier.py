@@ -34,12 +34,39 @@ log = logging.getLogger(__name__)
 NUM_LABELS = 2
 
 
+def _mean_pool_classifier(path: str, dtype: Any) -> Any:
+    """A linear head on the attention-masked mean of the backbone's last hidden states."""
+    import torch
+    from transformers import AutoModel
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    class MeanPoolClassifier(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = AutoModel.from_pretrained(path, dtype=dtype)
+            self.config = self.backbone.config
+            self.classifier = torch.nn.Linear(self.config.hidden_size, NUM_LABELS, dtype=dtype)
+
+        def forward(
+            self, input_ids: Any, attention_mask: Any, **kwargs: Any
+        ) -> SequenceClassifierOutput:
+            hidden = self.backbone(
+                input_ids=input_ids, attention_mask=attention_mask, **kwargs
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return SequenceClassifierOutput(logits=self.classifier(pooled))
+
+    return MeanPoolClassifier()
+
+
 def load_classifier(
     model: str,
     *,
     lora: LoraSettings | None = None,
     zero_init_head: bool = True,
     dtype: str = "float32",
+    pooling: str = "model",
 ) -> tuple[Any, PreTrainedTokenizerBase]:
     """A two-class sequence classifier and its tokenizer, ready to train.
 
@@ -57,9 +84,12 @@ def load_classifier(
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.truncation_side = "left"  # keep the question and candidate (see inputs.py)
     with quiet_hf():  # the "head newly initialized" report is expected here
-        net = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=NUM_LABELS, dtype=getattr(torch, dtype)
-        )
+        if pooling == "mean":
+            net = _mean_pool_classifier(path, getattr(torch, dtype))
+        else:
+            net = AutoModelForSequenceClassification.from_pretrained(
+                path, num_labels=NUM_LABELS, dtype=getattr(torch, dtype)
+            )
     net.config.pad_token_id = tokenizer.pad_token_id
     if zero_init_head:
         head = _head(net)
@@ -200,7 +230,11 @@ def train_classifier(
 
     set_seed(seed)
     model, tokenizer = load_classifier(
-        config.model, lora=config.lora, zero_init_head=config.zero_init_head, dtype=config.dtype
+        config.model,
+        lora=config.lora,
+        zero_init_head=config.zero_init_head,
+        dtype=config.dtype,
+        pooling=config.pooling,
     )
     loss_fn = make_loss(
         config.loss,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from transformers import TrainingArguments
@@ -81,6 +81,7 @@ class TrainerSettings(_Strict):
     """Weights dtype (bfloat16 on GPUs)."""
     lora: LoraSettings | None = None
     """Train low-rank adapters instead of all weights."""
+
     save_model: bool = True
     """Save the trained weights (safetensors) in the stage folder; off saves disk on sweeps."""
 
@@ -143,8 +144,19 @@ class ClassifierConfig(TrainerSettings):
     """product: exponent of the student's predictions."""
     zero_init_head: bool = True
     """Start the head at zero, as openai/weak-to-strong does, so training starts at P = 1/2."""
+    pooling: Literal["model", "mean"] = "model"
+    """What the head reads: ``model``, the model's own sequence-classification head (an
+    encoder's first token through its pooler, a causal LM's last token); ``mean``, a linear
+    head on the mean of the last hidden states over the real tokens, the representation a
+    sentence-embedding encoder such as all-MiniLM-L6-v2 was trained to produce."""
     inputs: InputSettings = Field(default_factory=InputSettings)
     """What the classifier reads besides question and candidate."""
+
+    @model_validator(mode="after")
+    def _pooling_without_lora(self) -> ClassifierConfig:
+        if self.pooling == "mean" and self.lora is not None:
+            raise ValueError("pooling 'mean' trains the whole encoder; it takes no lora")
+        return self
 
 
 class WeakEnsembleConfig(ClassifierConfig):

@@ -64,6 +64,24 @@ def test_classifier_learns_soft_labels(
     assert trained.metrics["train_loss"] < math.log(2)
 
 
+def test_mean_pooling_reads_every_real_token_and_learns(tiny_bert: Path, tmp_path: Path) -> None:
+    trained = train_classifier(
+        config(tiny_bert, pooling="mean", max_steps=30), toy_examples(), tmp_path, seed=0
+    )
+    yes, no = trained.predict([YES, NO])
+    assert yes > 0.6 and no < 0.4
+    net, tokenizer = trained.model, trained.tokenizer
+    enc = tokenizer([YES], return_tensors="pt")
+    padded = tokenizer([YES], padding="max_length", max_length=40, return_tensors="pt")
+    with torch.no_grad():
+        hidden = net.backbone(**enc).last_hidden_state.mean(1)
+        by_hand = net.classifier(hidden)
+        assert torch.allclose(net(**enc).logits, by_hand, atol=1e-5)
+        assert torch.allclose(net(**padded).logits, by_hand, atol=1e-4)  # padding ignored
+    with pytest.raises(ValueError, match="takes no lora"):
+        config(tiny_bert, pooling="mean", lora=LoraSettings(r=4, alpha=8))
+
+
 def test_trainer_calls_the_pure_loss_with_training_progress(
     tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
