@@ -104,7 +104,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     results: list[dict[str, Any]] = []
-    rates = [float(x) for x in args.learning_rates.split(",") if x] or [None]
+    rates: list[float | None] = [float(x) for x in args.learning_rates.split(",") if x]
+    rates = rates or [None]
     for key, lr in itertools.product(args.variants.split(","), rates):
         variant = pipeline.variants[{"passage": "plain", "supporter": "debate"}.get(key, key)]
         config = pipeline.weak_config(variant)
