@@ -80,3 +80,17 @@ def test_a_member_that_cannot_learn_is_unfit_and_one_that_can_is_fit(
     )
     m = learner.metrics
     assert check_fit(m["final_epoch_loss"], m["prior_entropy"], 0.01).fit, m["step_losses"]
+
+
+def test_the_default_tolerance_keeps_a_member_a_few_thousandths_below_the_prior() -> None:
+    """Measured case (README, w2s_cpu_300): final-epoch loss 0.6894 against ln 2, 72.7% on
+    validation. A 0.01-nat tolerance called it unfit; the default must call it fit, and a
+    member at or above the prior (every debate reader there: 0.6930-0.6940) unfit."""
+    from oversight.pipeline_config import W2SConfig
+
+    tolerance = W2SConfig.model_fields["unfit_tolerance"].default
+    ln2 = math.log(2)
+    assert check_fit(0.6894, ln2, tolerance).fit
+    assert check_fit(0.6910, ln2, tolerance).fit
+    for loss in (0.6930, 0.6935, 0.6940):
+        assert not check_fit(loss, ln2, tolerance).fit
