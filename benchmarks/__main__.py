@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ from benchmarks import (
     bench_overhead,
     bench_scaling,
     bench_store,
+    bench_vllm,
 )
 from benchmarks.common import Benchmark, Options, machine
 
@@ -53,6 +55,11 @@ BENCHMARKS: dict[str, Benchmark] = {
             "Store rows/s (SQLite, PostgreSQL); status and labels at 100,000 debates",
             bench_store.run,
         ),
+        Benchmark(
+            "vllm",
+            "vLLM: efficiency vs LLM.generate, scaling 1-64 in flight, judge cost (prefix cache)",
+            bench_vllm.run,
+        ),
     )
 }
 
@@ -75,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; known: {sorted(BENCHMARKS)}")
     logging.basicConfig(level=logging.WARNING)
+    # stdout carries the JSON lines only: vLLM logs to stdout unless told otherwise.
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
     with tempfile.TemporaryDirectory(prefix="oversight-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         options = Options(quick=args.quick, model=args.model, workdir=workdir)

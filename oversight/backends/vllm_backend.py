@@ -78,6 +78,11 @@ class EngineOptions:
     def engine_args(self) -> Any:
         """The ``AsyncEngineArgs`` of these options (imports vllm)."""
         from vllm.engine.arg_utils import AsyncEngineArgs
+
+        return AsyncEngineArgs(**self.engine_kwargs())
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """The engine arguments of these options, as ``vllm.LLM(**kwargs)`` also takes them."""
         from vllm.platforms import current_platform
 
         eager = self.enforce_eager
@@ -107,7 +112,7 @@ class EngineOptions:
             plan = plan_cpu_kv_cache(self.model, dtype=self.dtype, max_model_len=self.max_model_len)
             if plan is not None:
                 kwargs["kv_cache_memory_bytes"] = plan.bytes
-        return AsyncEngineArgs(**kwargs)
+        return kwargs
 
 
 class _Engine:
