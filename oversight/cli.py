@@ -24,8 +24,11 @@ from oversight.cli_console import (
     err_console,
     fail,
     open_store,
+    print_time_estimate,
     progress,
     report_failures,
+    time_estimate,
+    time_json,
     with_overrides,
 )
 from oversight.config import ConfigError, ExperimentConfig, load_config
@@ -82,7 +85,7 @@ def run(
         raise fail(str(err)) from None
     cfg = with_overrides(cfg, "command line", **{"data.limit": limit, "concurrency": concurrency})
     if dry_run:
-        _print_run_plan(cfg, config, as_json)
+        _print_run_plan(cfg, config, as_json, db)
         return
     store = open_store(db, cfg.store)
     runner = Runner(cfg, store)
@@ -113,8 +116,9 @@ def run(
         raise typer.Exit(code=1)
 
 
-def _print_run_plan(cfg: ExperimentConfig, path: Path, as_json: bool) -> None:
-    """The dry run: the questions are loaded as the run would load them; nothing else is."""
+def _print_run_plan(cfg: ExperimentConfig, path: Path, as_json: bool, db: str | None) -> None:
+    """The dry run: the questions are loaded as the run would load them; nothing else is.
+    An existing store's history, if any, gives the time estimate."""
     from agents.templates import prompt_overhead
     from oversight.run_plan import TOKEN_RULE, plan_run
     from oversight.runner import experiment_questions
@@ -124,8 +128,11 @@ def _print_run_plan(cfg: ExperimentConfig, path: Path, as_json: bool) -> None:
     except (DataError, OSError, ValueError) as err:
         raise fail(f"{path}: {err}") from None
     plan = plan_run(cfg, questions, prompt_overhead(cfg))
+    estimate = time_estimate(cfg, plan, db)
     if as_json:
-        console.print_json(json.dumps(plan.as_json()))
+        out = plan.as_json()
+        out["time"] = time_json(estimate)
+        console.print_json(json.dumps(out))
         return
     table = Table(title=f"{escape(cfg.name)}: plan (dry run, nothing loaded or stored)")
     for col in ("protocol", "debates", "speeches", "generations", "prompt tokens", "new tokens"):
@@ -153,6 +160,7 @@ def _print_run_plan(cfg: ExperimentConfig, path: Path, as_json: bool) -> None:
     )
     table.caption = f"{plan.questions} questions; {TOKEN_RULE}"
     console.print(table)
+    print_time_estimate(estimate)
 
 
 @app.command()

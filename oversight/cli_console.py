@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -20,6 +20,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from oversight.config import STORE_PRECEDENCE, ConfigError, resolve_store_url, validate_as
 from oversight.store import Store, StoreError
 from oversight.store.store import mask_secrets
+
+if TYPE_CHECKING:
+    from oversight.config import ExperimentConfig
+    from oversight.run_plan import RunPlan, TimeEstimate
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,6 +46,47 @@ def open_store(db: str | None, config_store: str | None = None, *, create: bool 
         return Store(resolve_store_url(db, config_store), create=create)
     except StoreError as err:
         raise fail(str(err)) from None
+
+
+def time_estimate(cfg: ExperimentConfig, plan: RunPlan, db: str | None) -> TimeEstimate | None:
+    """The plan's time from an existing store's history; None where no store exists yet.
+
+    The store is opened as read-only commands open it (a missing SQLite file is not created)."""
+    from oversight.run_plan import estimate_time
+
+    try:
+        store = Store(resolve_store_url(db, cfg.store), create=False)
+    except StoreError:
+        return None
+    try:
+        return estimate_time(cfg, plan, store.generation_history())
+    finally:
+        store.close()
+
+
+def time_json(estimate: TimeEstimate | None) -> dict[str, Any] | None:
+    """The estimate as ``--dry-run --json`` prints it (``"time"``), with its rule."""
+    from dataclasses import asdict
+
+    from oversight.run_plan import TIME_RULE
+
+    return None if estimate is None else asdict(estimate) | {"time_rule": TIME_RULE}
+
+
+def print_time_estimate(estimate: TimeEstimate | None) -> None:
+    """The dry run's time line(s), with the rule they follow."""
+    from oversight.run_plan import TIME_RULE
+
+    if estimate is None:
+        console.print("time: not estimated (no stored history: the store does not exist yet)")
+        return
+    if estimate.tokens_per_s:
+        rates = ", ".join(f"{escape(m)} {r:.1f} tokens/s" for m, r in estimate.tokens_per_s.items())
+        console.print(f"estimated time: about {estimate.seconds / 60:.1f} min ({rates})")
+        console.print(TIME_RULE)
+    if estimate.unestimated:
+        names = ", ".join(escape(p) for p in estimate.unestimated)
+        console.print(f"time: not estimated for {names} (their models have no stored turns)")
 
 
 def with_overrides(cfg: M, source: str, **updates: Any) -> M:

@@ -15,7 +15,17 @@ import typer
 from rich.table import Table
 
 from oversight.backends.base import BackendStartError
-from oversight.cli_console import DbOption, console, err_console, fail, open_store, progress
+from oversight.cli_console import (
+    DbOption,
+    console,
+    err_console,
+    fail,
+    open_store,
+    print_time_estimate,
+    progress,
+    time_estimate,
+    time_json,
+)
 from oversight.config import ConfigError
 from oversight.store import StoreError
 
@@ -143,7 +153,7 @@ def pipeline(
     except ConfigError as err:
         raise fail(str(err)) from None
     if dry_run:
-        _dry_run(cfg, config, as_json)
+        _dry_run(cfg, config, as_json, db)
         return
     store = open_store(db, cfg.store)
     log = logging.getLogger("oversight.pipeline")
@@ -183,7 +193,7 @@ def pipeline(
     )
 
 
-def _dry_run(cfg: PipelineConfig, path: Path, as_json: bool) -> None:
+def _dry_run(cfg: PipelineConfig, path: Path, as_json: bool, db: str | None) -> None:
     """Print the plan of a pipeline config; a model or data problem fails naming the file."""
     from oversight.models import ModelNotFoundError
     from oversight.pipeline_plan import plan_pipeline, plan_table
@@ -192,7 +202,12 @@ def _dry_run(cfg: PipelineConfig, path: Path, as_json: bool) -> None:
         plan = plan_pipeline(cfg)
     except (ValueError, ModelNotFoundError, OSError) as err:
         raise fail(f"{path}: {err}") from None
+    # The debate stage's time, from the store's history; training is not estimated.
+    estimate = time_estimate(cfg.debate_config(), plan, db)
     if as_json:
-        console.print_json(json.dumps(plan.as_json()))
+        out = plan.as_json()
+        out["time"] = time_json(estimate)
+        console.print_json(json.dumps(out))
         return
     console.print(plan_table(plan))
+    print_time_estimate(estimate)

@@ -17,6 +17,7 @@ from typing import Any
 from oversight.config import ExperimentConfig
 from oversight.runner import plan_debates
 from oversight.store import Experiment, Question
+from oversight.store.store import GenerationHistory
 
 TOKEN_RULE = (
     "tokens: ceil(chars / 4) per text; each speech generates its max_new_tokens (best_of N: N "
@@ -143,3 +144,46 @@ def plan_run(
             per_protocol[pname], speeches, generations, prompt, completion
         )
     return RunPlan(cfg.name, len(questions), protocols, judgments, judge_tokens)
+
+
+TIME_RULE = (
+    "time: each protocol's new-token bound at the rate its model (the protocol's `model`) "
+    "generated in this store's history: generated tokens / time from its first to its last "
+    "stored turn, per experiment, judges and Store writes included; at that history's "
+    "machine, backend and concurrency; protocols whose model has no history are not estimated"
+)
+"""The time estimate's rule as the plan states it."""
+
+
+@dataclass
+class TimeEstimate:
+    """Wall time of a plan's generations, from how fast its models generated before."""
+
+    seconds: float
+    tokens_per_s: dict[str, float]
+    """The history's rate of each model the estimate used (by ``ModelConfig.model``)."""
+    unestimated: list[str]
+    """Protocols that generate but whose model has no stored history."""
+
+
+def estimate_time(
+    cfg: ExperimentConfig, plan: RunPlan, history: Mapping[str, GenerationHistory]
+) -> TimeEstimate:
+    """The plan's time by :data:`TIME_RULE`, from :meth:`Store.generation_history`."""
+    seconds = 0.0
+    rates: dict[str, float] = {}
+    missing: list[str] = []
+    for pname, proto in cfg.protocols.items():
+        new = plan.protocols[pname].completion_tokens
+        alias = proto.models_used().get("model")
+        if new == 0 or alias is None:
+            continue
+        model = cfg.models[alias].model
+        found = history.get(model)
+        rate = found.tokens_per_s if found is not None else None
+        if rate is None:
+            missing.append(pname)
+            continue
+        rates[model] = rate
+        seconds += new / rate
+    return TimeEstimate(seconds, rates, missing)

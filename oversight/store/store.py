@@ -226,6 +226,23 @@ class ModelTokens:
 
 
 @dataclass(frozen=True)
+class GenerationHistory:
+    """How fast one model generated in the stored experiments: the rate a time estimate uses.
+
+    ``seconds`` sums, over the experiments in which the model spoke, the time from its first
+    stored turn to its last; ``tokens`` sums those turns' completion tokens. Everything else
+    the runs did meanwhile (judges, Store writes, other models) is inside that time."""
+
+    tokens: int
+    seconds: float
+    experiments: int
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self.tokens / self.seconds if self.seconds > 0 and self.tokens > 0 else None
+
+
+@dataclass(frozen=True)
 class FinalJudgment:
     """A final verdict as label building reads it: no transcript, no raw scores."""
 
@@ -719,6 +736,27 @@ class Store:
             },
             failures=failures,
         )
+
+    def generation_history(self) -> dict[str, GenerationHistory]:
+        """Per model (``Turn.model``): its generated tokens and wall time in the stored
+        experiments (see :class:`GenerationHistory`), aggregated by the database."""
+        stmt: Any = (
+            select(  # type: ignore[call-overload]
+                Turn.model,
+                func.sum(Turn.completion_tokens),
+                func.min(Turn.created),
+                func.max(Turn.created),
+            )
+            .join(Debate, Turn.debate_id == Debate.id)  # type: ignore[arg-type]
+            .group_by(col(Debate.experiment_id), col(Turn.model))
+        )
+        totals: dict[str, tuple[int, float, int]] = {}
+        with self.engine.connect() as conn:
+            for model, tokens, first, last in conn.execute(stmt):
+                t, sec, n = totals.get(str(model), (0, 0.0, 0))
+                span = (last - first).total_seconds()
+                totals[str(model)] = (t + int(tokens or 0), sec + span, n + 1)
+        return {m: GenerationHistory(t, sec, n) for m, (t, sec, n) in sorted(totals.items())}
 
     def count(self, model: type[SQLModel], *where: Any) -> int:
         with self.session() as s:

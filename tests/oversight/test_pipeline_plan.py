@@ -14,6 +14,7 @@ from oversight.cli import app
 from oversight.pipeline_config import parse_pipeline_config
 from oversight.pipeline_plan import plan_pipeline
 from oversight.run_plan import text_tokens
+from tests.oversight.test_run_plan import _history_store
 from tests.test_cli_w2s import _toml
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
@@ -47,8 +48,7 @@ def test_plan_counts_of_the_gpu_config(tmp_path: Path) -> None:
     assert not (tmp_path / "never.db").exists()
 
 
-def test_token_estimate_by_hand(tmp_path: Path) -> None:
-    """One question, a 2-round sequential debate (no swap), one judge: every term by hand."""
+def _one_question(tmp_path: Path) -> dict[str, Any]:
     path = tmp_path / "q.jsonl"
     row = {"question": "Q" * 40, "choices": ["A" * 8, "B" * 8], "answer": 0, "context": "C" * 80}
     path.write_text(json.dumps(row) + "\n")
@@ -71,7 +71,12 @@ def test_token_estimate_by_hand(tmp_path: Path) -> None:
         "judges": [{"name": "j", "model": "m"}],
         "w2s": {"strong": {"model": "smollm2-135m-instruct"}},
     }
-    plan = plan_pipeline(parse_pipeline_config(data, "plan"))
+    return data
+
+
+def test_token_estimate_by_hand(tmp_path: Path) -> None:
+    """One question, a 2-round sequential debate (no swap), one judge: every term by hand."""
+    plan = plan_pipeline(parse_pipeline_config(_one_question(tmp_path), "plan"))
     with_passage, without = text_tokens("Q" * 40 + "A" * 8 + "B" * 8 + "C" * 80), 14
     assert with_passage == 34
     # speeches see 0, 1, 2, 3 earlier speeches of 10 tokens
@@ -93,6 +98,20 @@ def test_dry_run_command_prints_the_plan_and_writes_nothing(tmp_path: Path) -> N
     as_json = runner.invoke(app, ["pipeline", str(path), "--dry-run", "--json"])
     assert json.loads(as_json.stdout)["debates"] == 900
     assert not (tmp_path / "never.db").exists() and not list(tmp_path.glob("*.db"))
+
+
+def test_dry_run_estimates_the_debate_stage_time_from_a_stored_history(tmp_path: Path) -> None:
+    # History: 400 tokens in 100 s (4 tokens/s); the plan's bound is 40 new tokens: 10 s.
+    _history_store(tmp_path).close()
+    path = tmp_path / "plan.toml"
+    path.write_text(_toml(_one_question(tmp_path)))
+    db = f"sqlite:///{tmp_path / 'history.db'}"
+    out = runner.invoke(app, ["pipeline", str(path), "--dry-run", "--json", "--db", db])
+    assert out.exit_code == 0, out.output
+    time = json.loads(out.stdout)["time"]
+    assert time["seconds"] == 10.0 and time["tokens_per_s"] == {"smollm2-135m-instruct": 4.0}
+    text = runner.invoke(app, ["pipeline", str(path), "--dry-run", "--db", db], terminal_width=300)
+    assert "estimated time: about 0.2 min (smollm2-135m-instruct 4.0 tokens/s)" in text.output
 
 
 def test_dry_run_names_a_missing_model_path(tmp_path: Path) -> None:

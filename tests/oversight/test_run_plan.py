@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -11,7 +12,9 @@ from agents.templates import prompt_overhead, template_tokens
 from oversight.cli import app
 from oversight.config import parse_config
 from oversight.data import load_questions
-from oversight.run_plan import plan_run, text_tokens
+from oversight.run_plan import TimeEstimate, estimate_time, plan_run, text_tokens
+from oversight.store import Debate, Question, Store, Turn
+from oversight.store.store import GenerationHistory
 
 ROW = {"question": "Q" * 40, "choices": ["A" * 8, "B" * 8], "answer": 0}
 """56 characters of question and choices: 14 tokens."""
@@ -112,3 +115,104 @@ model = "m"
     plan = json.loads(as_json.stdout)
     assert plan["debates"] == 1 and plan["completion_tokens"] == 40
     assert not list(tmp_path.glob("*.db"))
+
+
+def _history_store(tmp_path: Path) -> Store:
+    """Two experiments in which smollm2 spoke: 300 tokens over 60 s and 100 over 40 s."""
+    store = Store(f"sqlite:///{tmp_path / 'history.db'}")
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    spoken = {"a": [(0, 100), (30, 100), (60, 100)], "b": [(0, 60), (40, 40)]}
+    for name, turns in spoken.items():
+        exp = store.open_experiment(name, {"name": name}, name, "test")
+        store.add_questions(
+            [
+                Question(
+                    id=f"q{name}",
+                    dataset="t",
+                    split="t",
+                    text="?",
+                    choices=["x", "y"],
+                    correct_index=0,
+                )
+            ]
+        )
+        store.insert_ignore(
+            [
+                Debate(
+                    id=f"d{name}",
+                    experiment_id=exp.id,
+                    question_id=f"q{name}",
+                    protocol="debate",
+                    key=f"k{name}",
+                )
+            ]
+        )
+        store.insert_ignore(
+            [
+                Turn(
+                    debate_id=f"d{name}",
+                    round=i,
+                    speaker="debater_1",
+                    model="smollm2-135m-instruct",
+                    text="s",
+                    completion_tokens=tokens,
+                    created=t0 + timedelta(seconds=at),
+                )
+                for i, (at, tokens) in enumerate(turns)
+            ]
+        )
+    return store
+
+
+def test_generation_history_and_the_time_it_predicts(tmp_path: Path) -> None:
+    store = _history_store(tmp_path)
+    history = store.generation_history()
+    store.close()
+    assert history["smollm2-135m-instruct"] == GenerationHistory(400, 100.0, 2)
+    assert history["smollm2-135m-instruct"].tokens_per_s == 4.0
+    cfg = parse_config(_config(tmp_path))
+    plan = _plan(tmp_path)  # 40 new tokens at most: 10 s at 4 tokens/s
+    estimate = estimate_time(cfg, plan, history)
+    assert estimate == TimeEstimate(10.0, {"smollm2-135m-instruct": 4.0}, [])
+    assert estimate_time(cfg, plan, {}) == TimeEstimate(0.0, {}, ["debate"])
+
+
+def test_the_dry_run_estimates_time_from_an_existing_store(tmp_path: Path) -> None:
+    _config(tmp_path)
+    _history_store(tmp_path).close()
+    path = tmp_path / "plan.toml"
+    path.write_text(
+        f"""name = "plan"
+[data]
+source = "jsonl"
+path = "{tmp_path / "q.jsonl"}"
+binarize = false
+[models.m]
+model = "smollm2-135m-instruct"
+[protocols.debate]
+kind = "debate"
+model = "m"
+rounds = 2
+swap = false
+generation = {{ max_new_tokens = 10 }}
+[[judges]]
+name = "j"
+model = "m"
+"""
+    )
+    db = f"sqlite:///{tmp_path / 'history.db'}"
+    before = (tmp_path / "history.db").read_bytes()
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", str(path), "--dry-run", "--db", db], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert "estimated time: about 0.2 min (smollm2-135m-instruct 4.0 tokens/s)" in result.output
+    out = json.loads(
+        runner.invoke(app, ["run", str(path), "--dry-run", "--json", "--db", db]).stdout
+    )
+    assert out["time"]["seconds"] == 10.0 and out["time"]["unestimated"] == []
+    assert (tmp_path / "history.db").read_bytes() == before  # read, not written
+    missing = runner.invoke(
+        app, ["run", str(path), "--dry-run", "--db", f"sqlite:///{tmp_path / 'none.db'}"]
+    )
+    assert missing.exit_code == 0 and "not estimated (no stored history" in missing.output
+    assert not (tmp_path / "none.db").exists()
