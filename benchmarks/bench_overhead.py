@@ -125,16 +125,44 @@ def _top(profiler: cProfile.Profile, n: int) -> list[str]:
     return rows
 
 
+def executor_peak(n: int, concurrency: int = 64) -> dict[str, Any]:
+    """Peak traced memory of ``Executor.run`` over ``n`` lazily made debates whose work is
+    instant: what the executor itself holds as the number of debates grows."""
+    import tracemalloc
+
+    from oversight.executor import Executor
+    from oversight.store import Debate
+
+    def debates() -> Any:
+        for i in range(n):
+            yield Debate(id=f"d{i}", experiment_id=1, question_id=f"q{i}", protocol="p", key="k")
+
+    async def work(_d: Debate) -> None:
+        await asyncio.sleep(0)
+
+    tracemalloc.start()
+    try:
+        outcome = asyncio.run(Executor({}, concurrency=concurrency).run(debates(), work, total=n))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return {"debates": n, "completed": outcome.completed, "peak_kib": round(peak / 1024, 1)}
+
+
 def run(options: Options) -> Figures:
     """Two sizes; the figure is CPU ms per row at each and their ratio (flat means 1.0)."""
     small, large = (3, 6) if options.quick else (100, 1000)
     a = measure(small, options.workdir)
     b = measure(large, options.workdir)
+    few, many = (100, 1000) if options.quick else (1000, 100_000)
+    memory = [executor_peak(few), executor_peak(many)]
     out: Figures = {
         "small": a,
         "large": b,
         "growth": round(b["cpu_ms_per_row"] / a["cpu_ms_per_row"], 3),
         "goal_ms_per_row": 1.0,
+        "executor_memory": memory,
+        "executor_memory_growth": round(memory[1]["peak_kib"] / memory[0]["peak_kib"], 2),
     }
     if not options.quick:
         profiled = measure(small, options.workdir, profile=True)

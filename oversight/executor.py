@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 
 from oversight.backends.base import Backend, BackendStartError
@@ -94,7 +94,7 @@ class Executor:
 
     async def run(
         self,
-        debates: Sequence[Debate],
+        debates: Iterable[Debate],
         work: Callable[[Debate], Awaitable[bool | None]],
         *,
         on_failure: Callable[[Debate, str, str], None] | None = None,
@@ -105,43 +105,53 @@ class Executor:
         """``work`` for each debate, at most ``concurrency`` at once; ``work`` returning False
         declines a debate (counted as skipped).
 
+        ``concurrency`` workers take the debates in order from one shared iterator, so the
+        coroutines alive at once are bounded by it, not by the number of debates (one task
+        per debate would hold 100,000 suspended tasks for a 100,000-debate run); ``debates``
+        may be a lazy iterable (then pass ``total`` for progress).
+
         A failure of one debate is reported to ``on_failure(debate, reason, traceback)`` and
         the others go on; a :class:`BackendStartError` cancels everything and propagates.
         """
         outcome = Outcome()
-        total = len(debates) + done if total is None else total
+        sized = len(debates) if isinstance(debates, Sized) else None
+        total = (sized or 0) + done if total is None else total
         finished = done
-        limit = asyncio.Semaphore(self.concurrency)
+        queue = iter(debates)
 
         async def one(debate: Debate) -> None:
             nonlocal finished
-            async with limit:
-                try:
-                    if await work(debate) is False:
-                        outcome.skipped += 1
-                    else:
-                        outcome.completed += 1
-                except BackendStartError:
-                    raise
-                except Exception as err:  # one debate's failure must not stop the others
-                    # Errors quote the URLs they failed on: no password goes further.
-                    reason = mask_secrets(f"{type(err).__name__}: {err}")
-                    trace = mask_secrets(traceback.format_exc())
-                    log.debug("debate %s failed:\n%s", debate.id, trace)
-                    if on_failure is not None:
-                        on_failure(debate, reason, trace)
-                    outcome.failed += 1
-                    outcome.errors[debate.id] = reason
-                finished += 1
-                if progress:
-                    progress(finished, total)
+            try:
+                if await work(debate) is False:
+                    outcome.skipped += 1
+                else:
+                    outcome.completed += 1
+            except BackendStartError:
+                raise
+            except Exception as err:  # one debate's failure must not stop the others
+                # Errors quote the URLs they failed on: no password goes further.
+                reason = mask_secrets(f"{type(err).__name__}: {err}")
+                trace = mask_secrets(traceback.format_exc())
+                log.debug("debate %s failed:\n%s", debate.id, trace)
+                if on_failure is not None:
+                    on_failure(debate, reason, trace)
+                outcome.failed += 1
+                outcome.errors[debate.id] = reason
+            finished += 1
+            if progress:
+                progress(finished, total)
+
+        async def worker() -> None:
+            for debate in queue:  # shared: each worker takes the next debate not yet taken
+                await one(debate)
 
         if progress:
             progress(finished, total)
+        workers = self.concurrency if sized is None else min(self.concurrency, sized)
         try:
             async with asyncio.TaskGroup() as group:
-                for d in debates:
-                    group.create_task(one(d))
+                for _ in range(workers):
+                    group.create_task(worker())
         except BaseExceptionGroup as grouped:
             start = grouped.subgroup(BackendStartError)
             if start is not None:

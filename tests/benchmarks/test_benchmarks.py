@@ -55,6 +55,9 @@ def test_every_benchmark_runs_quick_and_reports_its_figures(
         assert run["failed"] == 0 and run["rows"] == 16 * run["questions"]
         assert run["cpu_ms_per_row"] > 0
     assert overhead["large"]["questions"] > overhead["small"]["questions"]
+    few, many = overhead["executor_memory"]
+    assert few["completed"] == few["debates"] < many["debates"] == many["completed"]
+    assert overhead["executor_memory_growth"] == round(many["peak_kib"] / few["peak_kib"], 2)
 
     eff = by_name["efficiency"]
     # The same turns, greedy: the raw engine generated exactly the tokens the framework did.
