@@ -7,8 +7,9 @@ measurements, one after the other, then is shut down for the fourth:
   request recorded; the judge alias is an instant backend, so the engine does nothing but
   the debaters' turns and the time (start of ``Runner.run`` to the return of its last
   generation call) is the debate turns alone.
-- **Scaling**: the same one-round debates at 1, 4, 16 and 64 in flight, each level on a
-  fresh store, the judge on the engine too (the whole run's throughput).
+- **Scaling**: one-round debates at 1, 4, 16 and 64 in flight, each level on a fresh store
+  and on questions of its own (so no level finds its prompts in the prefix cache), the
+  judge on the engine too (the whole run's throughput).
 - **Judge cost**: the ``judge_skeptic`` template (transcript first, so the two presentation
   orders share their prefix) on distinct transcripts, so no judgment finds its own first
   order cached: time per judgment / time to generate one token for an equally long, also
@@ -184,7 +185,7 @@ def measure(
     try:
         warm_up = GenerateRequest([{"role": "user", "content": "warm up"}])
         asyncio.run(backend.generate([warm_up]))
-        questions = write_questions(folder / "questions.jsonl", max(n, scaling[0]))
+        questions = write_questions(folder / "questions.jsonl", n)
         cfg = _vllm_config(model, questions, n, rounds, tokens, f"sqlite:///{folder / 'e.db'}")
         recording = _Recording(backend)  # type: ignore[arg-type]
         framework_s = asyncio.run(_framework(cfg, recording))
@@ -193,9 +194,11 @@ def measure(
 
         sn, levels, new = scaling
         out["scaling"] = {"debates": sn, "max_new_tokens": new, "levels": {}}
-        for c in levels:
+        for k, c in enumerate(levels):
+            # Questions of their own per level: none finds its prompts in the prefix cache.
+            level_questions = write_questions(folder / f"c{c}.jsonl", sn, first=(k + 1) * 10_000)
             url = f"sqlite:///{folder / f'c{c}.db'}"
-            level_cfg = _vllm_config(model, questions, sn, 1, new, url)
+            level_cfg = _vllm_config(model, level_questions, sn, 1, new, url)
             level_cfg = level_cfg.model_copy(update={"concurrency": c})
             took, generated, done = asyncio.run(_level(level_cfg, backend))
             out["scaling"]["levels"][str(c)] = {

@@ -44,10 +44,11 @@ def machine() -> dict[str, Any]:
     return {"cores": cores, "cpu": platform.processor() or platform.machine()}
 
 
-def write_questions(path: Path, n: int) -> Path:
-    """``n`` distinct two-choice questions in the generic JSONL format, shaped like ARC's."""
+def write_questions(path: Path, n: int, first: int = 0) -> Path:
+    """``n`` distinct two-choice questions in the generic JSONL format, shaped like ARC's,
+    numbered from ``first`` (distinct numbers: no prompt shares another's prefix cache)."""
     with path.open("w") as f:
-        for i in range(n):
+        for i in range(first, first + n):
             row = {
                 "question": f"Question {i}: which process makes a puddle of water disappear on "
                 "a warm day, leaving the ground dry after a few hours?",

@@ -78,7 +78,7 @@ def print_time_estimate(estimate: TimeEstimate | None) -> None:
     from oversight.run_plan import TIME_RULE
 
     if estimate is None:
-        console.print("time: not estimated (no stored history: the store does not exist yet)")
+        console.print("time: not estimated (no store to read a generation history from)")
         return
     if estimate.tokens_per_s:
         rates = ", ".join(f"{escape(m)} {r:.1f} tokens/s" for m, r in estimate.tokens_per_s.items())

@@ -214,5 +214,5 @@ model = "m"
     missing = runner.invoke(
         app, ["run", str(path), "--dry-run", "--db", f"sqlite:///{tmp_path / 'none.db'}"]
     )
-    assert missing.exit_code == 0 and "not estimated (no stored history" in missing.output
+    assert missing.exit_code == 0 and "not estimated (no store to read" in missing.output
     assert not (tmp_path / "none.db").exists()
