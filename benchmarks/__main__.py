@@ -22,6 +22,7 @@ from benchmarks import (
     bench_efficiency,
     bench_judge,
     bench_overhead,
+    bench_replicas,
     bench_scaling,
     bench_store,
     bench_vllm,
@@ -59,6 +60,11 @@ BENCHMARKS: dict[str, Benchmark] = {
             "vllm",
             "vLLM: efficiency vs LLM.generate, scaling 1-64 in flight, judge cost (prefix cache)",
             bench_vllm.run,
+        ),
+        Benchmark(
+            "replicas",
+            "openai backend: two `vllm serve` replicas vs one, tokens/s ratio (goal >= 1.7)",
+            bench_replicas.run,
         ),
     )
 }

