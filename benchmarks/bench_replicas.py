@@ -66,6 +66,7 @@ async def _debates(cfg: ExperimentConfig) -> tuple[float, int, list[dict[str, An
         backends.append(backend)
         return backend
 
+    assert cfg.store is not None  # the benchmark always names its store
     store = Store(cfg.store)
     try:
         started = time.perf_counter()
