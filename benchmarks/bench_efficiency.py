@@ -58,6 +58,34 @@ class _Recording:
         return None  # the benchmark closes the inner backend itself
 
 
+def efficiency_figures(
+    shape: tuple[int, int, int],
+    recording: _Recording,
+    framework_s: float,
+    raw_tokens: int,
+    raw_s: float,
+) -> Figures:
+    """The efficiency figures of ``shape`` (debates, rounds, new tokens): the framework's
+    recorded turns against the raw engine's tokens and time for the same requests."""
+    n, rounds, tokens = shape
+    framework_tokens = sum(c.completion_tokens for c in recording.completions)
+    framework_tps, raw_tps = framework_tokens / framework_s, raw_tokens / raw_s
+    return {
+        "debates": n,
+        "rounds": rounds,
+        "max_new_tokens": tokens,
+        "turns": len(recording.requests),
+        "framework_tokens": framework_tokens,
+        "raw_tokens": raw_tokens,
+        "framework_s": round(framework_s, 3),
+        "raw_s": round(raw_s, 3),
+        "framework_tokens_per_s": round(framework_tps, 1),
+        "raw_tokens_per_s": round(raw_tps, 1),
+        "ratio": round(framework_tps / raw_tps, 3),
+        "goal_ratio": 0.95,
+    }
+
+
 def _config(model: str, questions: Path, n: int, rounds: int, tokens: int, url: str) -> Any:
     data: dict[str, Any] = {
         "name": "efficiency",
@@ -147,26 +175,9 @@ def measure(model: str, n: int, rounds: int, tokens: int, workdir: Path) -> Figu
         framework_s = asyncio.run(_framework(cfg, recording))
     finally:
         asyncio.run(inner.aclose())
-    framework_tokens = sum(c.completion_tokens for c in recording.completions)
     raw_tokens, raw_s = _raw(path, recording.requests, per_round=2 * n)
-    framework_tps = framework_tokens / framework_s
-    raw_tps = raw_tokens / raw_s
-    return {
-        "backend": "transformers",
-        "model": model,
-        "debates": n,
-        "rounds": rounds,
-        "max_new_tokens": tokens,
-        "turns": len(recording.requests),
-        "framework_tokens": framework_tokens,
-        "raw_tokens": raw_tokens,
-        "framework_s": round(framework_s, 3),
-        "raw_s": round(raw_s, 3),
-        "framework_tokens_per_s": round(framework_tps, 1),
-        "raw_tokens_per_s": round(raw_tps, 1),
-        "ratio": round(framework_tps / raw_tps, 3),
-        "goal_ratio": 0.95,
-    }
+    figures = efficiency_figures((n, rounds, tokens), recording, framework_s, raw_tokens, raw_s)
+    return {"backend": "transformers", "model": model} | figures
 
 
 def run(options: Options) -> Figures:

@@ -25,7 +25,9 @@ SPEECH = (
 )
 
 
-def _debate(words: int) -> tuple[Question, list[Turn]]:
+def debate(words: int, tag: str = "") -> tuple[Question, list[Turn]]:
+    """A 4-speech debate of about ``words`` words a speech; a ``tag`` starts every speech
+    (distinct tags: no debate shares another's prefix cache)."""
     q = Question(
         id="q",
         dataset="bench",
@@ -36,7 +38,13 @@ def _debate(words: int) -> tuple[Question, list[Turn]]:
     )
     reps = max(1, words // len(SPEECH.split()))
     turns = [
-        Turn(debate_id="d", round=r, speaker=s, model="m", text=SPEECH * reps)
+        Turn(
+            debate_id="d",
+            round=r,
+            speaker=s,
+            model="m",
+            text=(f"{tag}, {s}, round {r}. " if tag else "") + SPEECH * reps,
+        )
         for r in range(2)
         for s in ("debater_1", "debater_2")
     ]
@@ -44,7 +52,7 @@ def _debate(words: int) -> tuple[Question, list[Turn]]:
 
 
 async def _measure(model: str, repeats: int, words: int) -> Figures:
-    q, turns = _debate(words)
+    q, turns = debate(words)
     sides = {"debater_1": 0, "debater_2": 1}
     judge = PromptedJudge("judge", model, load_template("judge"))
     one_token = GenerateRequest(

@@ -29,8 +29,8 @@ from typing import Any
 
 from agents.judge import ORDERS, PromptedJudge
 from agents.templates import load_template
-from benchmarks.bench_efficiency import _config, _Recording
-from benchmarks.bench_judge import SPEECH
+from benchmarks.bench_efficiency import _config, _Recording, efficiency_figures
+from benchmarks.bench_judge import debate
 from benchmarks.bench_overhead import InstantBackend
 from benchmarks.common import DEFAULT_MODEL, Figures, Options, write_questions
 from oversight.backends.base import GenerateRequest, SamplingParams
@@ -87,27 +87,7 @@ async def _level(cfg: Any, backend: VLLMBackend) -> tuple[float, int, int]:
 
 def _transcript(i: int, words: int) -> tuple[Question, list[Turn]]:
     """A distinct 4-speech debate: its first words differ, so no other one shares its cache."""
-    q = Question(
-        id=f"q{i}",
-        dataset="bench",
-        split="test",
-        text="Which process makes a puddle disappear on a warm day?",
-        choices=["evaporation", "condensation"],
-        correct_index=0,
-    )
-    reps = max(1, words // len(SPEECH.split()))
-    turns = [
-        Turn(
-            debate_id=f"d{i}",
-            round=r,
-            speaker=s,
-            model="m",
-            text=f"Debate {i}, {s}, round {r}. " + SPEECH * reps,
-        )
-        for r in range(2)
-        for s in ("debater_1", "debater_2")
-    ]
-    return q, turns
+    return debate(words, tag=f"Debate {i}")
 
 
 async def _judge_cost(backend: VLLMBackend, model: str, repeats: int, words: int) -> Figures:
@@ -216,23 +196,10 @@ def measure(
     finally:
         asyncio.run(backend.aclose())
 
-    framework_tokens = sum(c.completion_tokens for c in recording.completions)
     raw_tokens, raw_s = _raw(path, kwargs, recording.requests, per_round=2 * n)
-    framework_tps, raw_tps = framework_tokens / framework_s, raw_tokens / raw_s
-    out["efficiency"] = {
-        "debates": n,
-        "rounds": rounds,
-        "max_new_tokens": tokens,
-        "turns": len(recording.requests),
-        "framework_tokens": framework_tokens,
-        "raw_tokens": raw_tokens,
-        "framework_s": round(framework_s, 3),
-        "raw_s": round(raw_s, 3),
-        "framework_tokens_per_s": round(framework_tps, 1),
-        "raw_tokens_per_s": round(raw_tps, 1),
-        "ratio": round(framework_tps / raw_tps, 3),
-        "goal_ratio": 0.95,
-    }
+    out["efficiency"] = efficiency_figures(
+        (n, rounds, tokens), recording, framework_s, raw_tokens, raw_s
+    )
     return out
 
 

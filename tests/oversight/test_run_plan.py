@@ -84,12 +84,12 @@ def test_judges_and_template_overhead(tmp_path: Path) -> None:
     assert 50 < template_tokens("debater") < 400 and text_tokens("12345") == 2
 
 
-def test_the_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
-    _config(tmp_path)  # writes q.jsonl
+def _plan_toml(tmp_path: Path, store_line: str = "") -> Path:
+    """A two-round debate plan on ``q.jsonl`` (``_config`` writes it), stored as plan.toml."""
     path = tmp_path / "plan.toml"
     path.write_text(
         f"""name = "plan"
-store = "sqlite:///{tmp_path / "never.db"}"
+{store_line}
 [data]
 source = "jsonl"
 path = "{tmp_path / "q.jsonl"}"
@@ -107,6 +107,12 @@ name = "j"
 model = "m"
 """
     )
+    return path
+
+
+def test_the_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
+    _config(tmp_path)  # writes q.jsonl
+    path = _plan_toml(tmp_path, f'store = "sqlite:///{tmp_path / "never.db"}"')
     runner = CliRunner()
     result = runner.invoke(app, ["run", str(path), "--dry-run"], terminal_width=200)
     assert result.exit_code == 0, result.output
@@ -180,26 +186,7 @@ def test_generation_history_and_the_time_it_predicts(tmp_path: Path) -> None:
 def test_the_dry_run_estimates_time_from_an_existing_store(tmp_path: Path) -> None:
     _config(tmp_path)
     _history_store(tmp_path).close()
-    path = tmp_path / "plan.toml"
-    path.write_text(
-        f"""name = "plan"
-[data]
-source = "jsonl"
-path = "{tmp_path / "q.jsonl"}"
-binarize = false
-[models.m]
-model = "smollm2-135m-instruct"
-[protocols.debate]
-kind = "debate"
-model = "m"
-rounds = 2
-swap = false
-generation = {{ max_new_tokens = 10 }}
-[[judges]]
-name = "j"
-model = "m"
-"""
-    )
+    path = _plan_toml(tmp_path)
     db = f"sqlite:///{tmp_path / 'history.db'}"
     before = (tmp_path / "history.db").read_bytes()
     runner = CliRunner()
