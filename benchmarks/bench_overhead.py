@@ -6,7 +6,8 @@ consultancy and direct QA, two judges: 16 rows per question) at two sizes; the f
 if it stays flat as the experiment grows. The smaller size is run again under cProfile and
 its top functions (this project's and LangGraph's loop) by cumulative time go into the
 figures, so a regression names its cause (profiled times are inflated; the per-row figures
-come from the unprofiled runs).
+come from the unprofiled runs). Two more sizes each run in a process of their own give the
+whole run's peak RSS and its growth per 1,000 questions.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import io
+import json
 import pstats
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -149,6 +153,26 @@ def executor_peak(n: int, concurrency: int = 64) -> dict[str, Any]:
     return {"debates": n, "completed": outcome.completed, "peak_kib": round(peak / 1024, 1)}
 
 
+def run_peak(n: int, workdir: Path) -> dict[str, Any]:
+    """:func:`measure` of ``n`` questions in a fresh process: its peak RSS is that run's own
+    (a process's peak only grows, so sizes measured one after another would hide it)."""
+    code = (
+        "import json, sys; from pathlib import Path; "
+        "from benchmarks.bench_overhead import measure; "
+        "print(json.dumps(measure(int(sys.argv[1]), Path(sys.argv[2]))))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(n), str(workdir)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return {k: figures[k] for k in ("questions", "rows", "failed", "peak_rss_mib")}
+
+
 def run(options: Options) -> Figures:
     """Two sizes; the figure is CPU ms per row at each and their ratio (flat means 1.0)."""
     small, large = (3, 6) if options.quick else (100, 1000)
@@ -164,6 +188,13 @@ def run(options: Options) -> Figures:
         "executor_memory": memory,
         "executor_memory_growth": round(memory[1]["peak_kib"] / memory[0]["peak_kib"], 2),
     }
+    # The whole run's peak as the experiment grows: what it holds per question.
+    sizes = (8, 32) if options.quick else (1000, 4000)
+    whole = [run_peak(n, options.workdir) for n in sizes]
+    out["run_memory"] = whole
+    out["run_memory_mib_per_1000_questions"] = round(
+        1000 * (whole[1]["peak_rss_mib"] - whole[0]["peak_rss_mib"]) / (sizes[1] - sizes[0]), 1
+    )
     if not options.quick:
         profiled = measure(small, options.workdir, profile=True)
         out["profile_top"] = profiled["profile_top"]

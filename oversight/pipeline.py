@@ -269,8 +269,8 @@ class Pipeline:
         runner = Runner(self.cfg.debate_config(), self.store, backend_factory=self._factory)
         self._notify(f"debates of {self.cfg.name}")
         summary = asyncio.run(runner.run(self._debate_progress))
-        exp, questions, _ = runner.prepare()
-        return exp, questions, summary
+        assert runner.prepared is not None
+        return runner.prepared.experiment, runner.prepared.questions, summary
 
     def weak_config(self, variant: WeakVariant) -> WeakEnsembleConfig:
         weak = self.cfg.w2s.weak

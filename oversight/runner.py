@@ -3,6 +3,11 @@
 The runner plans every Debate row up front (insert-or-ignore), then runs the graph of each
 debate that is not complete. A failure in one debate is recorded on its row and never stops
 the others; rerunning the same config picks up exactly what is missing.
+
+Planning and running go through the questions in chunks of :data:`PLAN_CHUNK`: the planned
+Debate rows of a chunk are written and dropped, and planned again from their questions when
+the chunk's turn to run comes, so memory holds the questions and one chunk of debates, not
+every debate of the experiment.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ import asyncio
 import hashlib
 import logging
 import subprocess
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,9 @@ from oversight.store.judges import EXPERIMENT_ENSEMBLE_NAME
 from oversight.store.store import CLAIM_LEASE_S, claim_owner
 
 log = logging.getLogger(__name__)
+
+PLAN_CHUNK = 500
+"""Questions planned, written and run as one chunk."""
 
 
 def code_version() -> str:
@@ -80,6 +89,22 @@ def plan_debates(
 
 
 @dataclass
+class Prepared:
+    """An opened experiment, its questions, and what its planned debates' stored status is."""
+
+    experiment: Experiment
+    questions: list[Question]
+    planned: int
+    statuses: Counter[str]
+    """Planned debates by stored status."""
+    open_chunks: list[int]
+    """Chunks (of :data:`PLAN_CHUNK` questions) holding a pending or failed debate."""
+
+    def chunk(self, index: int) -> list[Question]:
+        return self.questions[index * PLAN_CHUNK : (index + 1) * PLAN_CHUNK]
+
+
+@dataclass
 class RunSummary:
     experiment: str
     questions: int
@@ -120,6 +145,8 @@ class Runner:
     ) -> None:
         self.cfg = cfg
         self.store = store
+        self.prepared: Prepared | None = None
+        """What the last :meth:`run` prepared."""
         self.executor = Executor(
             cfg.models, concurrency=cfg.concurrency, backend_factory=backend_factory
         )
@@ -157,7 +184,7 @@ class Runner:
             for pname, proto in self.cfg.protocols.items()
         }
 
-    def prepare(self) -> tuple[Experiment, list[Question], list[Debate]]:
+    def prepare(self) -> Prepared:
         """Open the experiment, store its questions and plan its debates (idempotent).
 
         Judges and questions are checked before anything is written: a config that fails on
@@ -175,10 +202,29 @@ class Runner:
             EXPERIMENT_ENSEMBLE_NAME,
             ensemble_members(cfg.judges, cfg.models, judges),
         )
-        self.store.add_questions(questions)
-        planned = plan_debates(cfg, exp, questions)
-        self.store.insert_ignore(planned)
-        return exp, questions, planned
+        prepared = Prepared(exp, questions, 0, Counter(), [])
+        for index in range((len(questions) + PLAN_CHUNK - 1) // PLAN_CHUNK):
+            chunk = prepared.chunk(index)
+            self.store.add_questions(chunk)
+            planned = plan_debates(cfg, exp, chunk)
+            self.store.insert_ignore(planned)
+            stored = self.store.statuses([d.id for d in planned])
+            statuses = Counter(stored.get(d.id, "pending") for d in planned)
+            prepared.planned += len(planned)
+            prepared.statuses += statuses
+            if statuses["pending"] or statuses["failed"]:
+                prepared.open_chunks.append(index)
+        return prepared
+
+    def _todo(self, prepared: Prepared, wanted: set[str]) -> Iterator[tuple[Debate, Question]]:
+        """The debates to run with their questions, planned again one chunk at a time."""
+        for index in prepared.open_chunks:
+            chunk = {q.id: q for q in prepared.chunk(index)}
+            planned = plan_debates(self.cfg, prepared.experiment, list(chunk.values()))
+            stored = self.store.statuses([d.id for d in planned])
+            for d in planned:
+                if stored.get(d.id, "pending") in wanted:
+                    yield d, chunk[d.question_id]
 
     async def run(
         self, progress: Callable[[int, int], None] | None = None, *, retry_failed: bool = False
@@ -188,15 +234,14 @@ class Runner:
         Raises:
             BackendStartError: a model could not start; no debate was run or marked failed.
         """
-        exp, questions, planned = self.prepare()
-        stored = {d.id: d.status for d in self.store.debates(exp.id or 0)}
+        prepared = self.prepared = self.prepare()
+        planned = prepared.planned
         wanted = {"pending", "failed"} if retry_failed else {"pending"}
-        todo = [d for d in planned if stored.get(d.id, "pending") in wanted]
-        kept = sum(1 for d in planned if stored.get(d.id) == "failed") if not retry_failed else 0
-        summary = RunSummary(self.cfg.name, len(questions), len(planned), len(todo), 0, 0)
-        summary.kept_failed = kept
+        todo = sum(prepared.statuses[s] for s in wanted)
+        summary = RunSummary(self.cfg.name, len(prepared.questions), planned, todo, 0, 0)
+        summary.kept_failed = 0 if retry_failed else prepared.statuses["failed"]
         if progress:
-            progress(len(planned) - len(todo), len(planned))
+            progress(planned - todo, planned)
         if not todo:
             return summary
         owner = claim_owner()
@@ -206,14 +251,20 @@ class Runner:
             await self.executor.start(self.aliases())
             ctx = self.context()
             graphs = self.graphs()
-            by_id = {q.id: q for q in questions}
+            questions: dict[str, Question] = {}
+
+            def debates() -> Iterator[Debate]:
+                for d, q in self._todo(prepared, wanted):
+                    questions[d.id] = q
+                    yield d
 
             async def work(d: Debate) -> bool:
+                question = questions.pop(d.id)
                 # Several processes may share this Store: each debate is run by one of them.
                 if not self.store.claim(d.id, owner, sorted(wanted)):
                     return False
                 # The planned row and its question are in memory: the nodes need not read them.
-                ctx.remember(d, by_id[d.question_id])
+                ctx.remember(d, question)
                 in_flight.add(d.id)
                 try:
                     await graphs[d.protocol].ainvoke(initial_state(d.id), context=ctx)
@@ -226,12 +277,12 @@ class Runner:
                 self.store.set_status(d.id, "failed", reason, trace)
 
             outcome = await self.executor.run(
-                todo,
+                debates(),
                 work,
                 on_failure=failed,
                 progress=progress,
-                done=len(planned) - len(todo),
-                total=len(planned),
+                done=planned - todo,
+                total=planned,
             )
         finally:
             renewing.cancel()
@@ -241,8 +292,9 @@ class Runner:
             outcome.failed,
             outcome.errors,
         )
-        summary.elsewhere = outcome.skipped
-        summary.ran -= outcome.skipped
+        # Debates another process took between planning and their turn here were run there.
+        summary.ran = outcome.completed + outcome.failed
+        summary.elsewhere = todo - summary.ran
         return summary
 
     async def _renew(self, owner: str, in_flight: set[str]) -> None:

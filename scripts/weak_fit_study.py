@@ -94,7 +94,8 @@ def main() -> None:
 
     cfg = load_pipeline_config(args.config)
     store = Store(args.db)
-    exp, question_list, _ = Runner(cfg.debate_config(), store).prepare()
+    prepared = Runner(cfg.debate_config(), store).prepare()
+    exp, question_list = prepared.experiment, prepared.questions
     assert exp.id is not None
     questions = {q.id: q for q in question_list}
     fractions = cfg.w2s.splits

@@ -453,6 +453,18 @@ class Store:
             conds.append(Debate.status == status)
         return self.all(Debate, *conds, order_by=Debate.created)
 
+    def statuses(self, debate_ids: Sequence[str]) -> dict[str, str]:
+        """Stored status of each of these debates (ids not stored are absent): one ``SELECT``
+        of two columns per 500 ids, where :meth:`debates` would load every row whole."""
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(debate_ids), 500):
+                stmt = select(Debate.id, Debate.status).where(
+                    col(Debate.id).in_(debate_ids[i : i + 500])
+                )
+                out.update((row[0], row[1]) for row in conn.execute(stmt))
+        return out
+
     def set_assignment(self, debate_id: str, assignment: dict[str, int]) -> Debate:
         """Record the sides of an open protocol's debate, chosen by its speakers when it ran.
 

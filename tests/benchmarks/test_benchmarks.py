@@ -58,6 +58,15 @@ def test_every_benchmark_runs_quick_and_reports_its_figures(
     few, many = overhead["executor_memory"]
     assert few["completed"] == few["debates"] < many["debates"] == many["completed"]
     assert overhead["executor_memory_growth"] == round(many["peak_kib"] / few["peak_kib"], 2)
+    small, large = overhead["run_memory"]
+    assert small["rows"] == 16 * small["questions"] < large["rows"] == 16 * large["questions"]
+    assert small["failed"] == large["failed"] == 0 and small["peak_rss_mib"] > 0
+    assert overhead["run_memory_mib_per_1000_questions"] == round(
+        1000
+        * (large["peak_rss_mib"] - small["peak_rss_mib"])
+        / (large["questions"] - small["questions"]),
+        1,
+    )
 
     eff = by_name["efficiency"]
     # The same turns, greedy: the raw engine generated exactly the tokens the framework did.

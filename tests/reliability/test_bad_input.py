@@ -464,7 +464,7 @@ def test_data_strict_comes_from_the_config_and_keeps_the_experiment_identity(
     with pytest.raises(DataError, match="line 2: field 'choices': 'a' appears twice"):
         Runner(strict, store).prepare()
     assert _counts(store)["Experiment"] == 0
-    _, questions, _ = Runner(lenient, store).prepare()
+    questions = Runner(lenient, store).prepare().questions
     assert [q.text for q in questions] == ["2 + 2?"]
 
 
