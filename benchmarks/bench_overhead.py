@@ -65,20 +65,27 @@ def _instant(alias: str, _cfg: ModelConfig) -> InstantBackend:
     return InstantBackend(alias)
 
 
-def quickstart_config(questions: Path, n: int, store_url: str) -> ExperimentConfig:
-    """The quickstart experiment on ``n`` generated questions, written to ``store_url``."""
+def quickstart_config(
+    questions: Path, n: int, store_url: str, protocols: tuple[str, ...] = ()
+) -> ExperimentConfig:
+    """The quickstart experiment on ``n`` generated questions, written to ``store_url``;
+    ``protocols`` keeps only those of its protocols (default: all)."""
     cfg = load_config(QUICKSTART)
     data = cfg.data.model_copy(update={"source": "jsonl", "path": str(questions), "limit": n})
-    return cfg.model_copy(update={"data": data, "store": store_url, "name": f"overhead-{n}"})
+    kept = {k: v for k, v in cfg.protocols.items() if not protocols or k in protocols}
+    update = {"data": data, "store": store_url, "name": f"overhead-{n}", "protocols": kept}
+    return cfg.model_copy(update=update)
 
 
-def measure(n: int, workdir: Path, *, profile: bool = False) -> dict[str, Any]:
+def measure(
+    n: int, workdir: Path, *, profile: bool = False, protocols: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """One run of ``n`` questions on a fresh SQLite store: CPU and wall time per stored row."""
     folder = workdir / f"overhead-{n}-{time.monotonic_ns()}"
     folder.mkdir(parents=True)
     questions = write_questions(folder / "questions.jsonl", n)
     store = Store(f"sqlite:///{folder / 'store.db'}")
-    cfg = quickstart_config(questions, n, store.url)
+    cfg = quickstart_config(questions, n, store.url, protocols)
     runner = Runner(cfg, store, backend_factory=_instant)
     profiler = cProfile.Profile() if profile else None
     cpu, wall = time.process_time(), time.perf_counter()
@@ -153,17 +160,18 @@ def executor_peak(n: int, concurrency: int = 64) -> dict[str, Any]:
     return {"debates": n, "completed": outcome.completed, "peak_kib": round(peak / 1024, 1)}
 
 
-def run_peak(n: int, workdir: Path) -> dict[str, Any]:
+def run_peak(n: int, workdir: Path, protocols: tuple[str, ...] = ()) -> dict[str, Any]:
     """:func:`measure` of ``n`` questions in a fresh process: its peak RSS is that run's own
     (a process's peak only grows, so sizes measured one after another would hide it)."""
     code = (
         "import json, sys; from pathlib import Path; "
         "from benchmarks.bench_overhead import measure; "
-        "print(json.dumps(measure(int(sys.argv[1]), Path(sys.argv[2]))))"
+        "print(json.dumps(measure(int(sys.argv[1]), Path(sys.argv[2]), "
+        "protocols=tuple(sys.argv[3:]))))"
     )
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
-        [sys.executable, "-c", code, str(n), str(workdir)],
+        [sys.executable, "-c", code, str(n), str(workdir), *protocols],
         cwd=root,
         capture_output=True,
         text=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -15,7 +16,14 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from oversight.config import STORE_PRECEDENCE, ConfigError, resolve_store_url, validate_as
 from oversight.store import Store, StoreError
@@ -137,6 +145,42 @@ def report_failures(errors: dict[str, str], limit: int = 5) -> None:
         err_console.print(f"  failed {escape(did)}: {escape(mask_secrets(msg))}", highlight=False)
 
 
+class LoggedProgress(Progress):
+    """A progress bar that, where its console is not a terminal (a log file, CI, ``nohup``),
+    writes a line each time a task passes another tenth of its total, after a minute with
+    no line if it moved, and when it finishes: rich draws the bar only on a terminal, so a
+    long run sent to a file would otherwise say nothing until it ends."""
+
+    STEP = 0.1
+    EVERY_S = 60.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._logged: dict[TaskID, tuple[float, float]] = {}
+
+    def update(self, task_id: TaskID, **kwargs: Any) -> None:  # type: ignore[override]
+        super().update(task_id, **kwargs)
+        if self.console.is_terminal:
+            return
+        task = next(t for t in self.tasks if t.id == task_id)
+        if not task.total:
+            return
+        done = min(task.completed / task.total, 1.0)
+        now = time.monotonic()
+        last, at = self._logged.get(task_id, (0.0, now))
+        step = int(done / self.STEP + 1e-9) > int(last / self.STEP + 1e-9)
+        if step or (done > last and now - at >= self.EVERY_S) or (done == 1.0 > last):
+            self._logged[task_id] = (done, now)
+            self.console.print(
+                f"{time.strftime('%H:%M:%S')} {task.description}: "
+                f"{task.completed:,.0f}/{task.total:,.0f} ({100 * done:.0f}%)",
+                markup=False,
+                highlight=False,
+            )
+        else:
+            self._logged.setdefault(task_id, (last, at))
+
+
 @contextlib.contextmanager
 def progress() -> Iterator[Progress]:
     """The command's progress bar on stderr; Hugging Face load and download bars are silenced
@@ -146,7 +190,7 @@ def progress() -> Iterator[Progress]:
     verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
     with (
         quiet_hf() if not verbose else contextlib.nullcontext(),
-        Progress(
+        LoggedProgress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),

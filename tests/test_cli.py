@@ -49,6 +49,7 @@ def test_run_status_report(tmp_path: Path, tiny_chat_model: Path) -> None:
     result = runner.invoke(app, ["run", str(cfg)])
     assert result.exit_code == 0, result.output
     assert "3 completed, 0 failed" in result.output
+    assert "cli: 3/3 (100%)" in result.output  # progress lines: CliRunner is not a terminal
     status = runner.invoke(app, ["status", "--db", db, "--json"])
     assert status.exit_code == 0, status.output
     (row,) = json.loads(status.stdout)
