@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from oversight.controls import (
     control_key,
@@ -67,3 +71,28 @@ def test_non_binary_questions_are_refused() -> None:
     q = Question(id="x", dataset="t", split="t", text="?", choices=["a", "b", "c"], correct_index=0)
     with pytest.raises(ValueError, match=r"question x: .*binarized"):
         control_labels({"x": q}, [["x"]], 0.2, 0)
+
+
+@given(
+    n_train=st.integers(0, 120),
+    n_val=st.integers(0, 40),
+    rates=st.lists(st.floats(0.0, 0.499), min_size=2, max_size=2),
+    seed=st.integers(0, 2**16),
+)
+def test_any_split_and_rate_flips_exactly_the_rounded_share(
+    n_train: int, n_val: int, rates: list[float], seed: int
+) -> None:
+    """In each part: exactly floor(rate * n + 0.5) labels differ from the key (computed here
+    independently of ``flip_count``), and a higher rate flips a superset."""
+    qs = _questions(n_train + n_val)
+    ids = sorted(qs)
+    parts = [ids[:n_train], ids[n_train:]]
+    low, high = sorted(rates)
+    flipped = []
+    for rate in (low, high):
+        labels = control_labels(qs, parts, rate, seed=seed)
+        for part in parts:
+            wrong = [q for q in part if labels.hard[q] != qs[q].correct_index]
+            assert len(wrong) == math.floor(rate * len(part) + 0.5)
+        flipped.append(labels.flipped)
+    assert flipped[0] <= flipped[1]
