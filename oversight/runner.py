@@ -287,6 +287,8 @@ class Runner:
         finally:
             renewing.cancel()
             await self.aclose()
+        if progress:  # debates another process finished meanwhile were never handed out here
+            progress(planned, planned)
         summary.completed, summary.failed, summary.errors = (
             outcome.completed,
             outcome.failed,
