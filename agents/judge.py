@@ -114,7 +114,12 @@ class PromptedJudge:
         order: Sequence[int],
         omitted: Sequence[int] = (),
     ) -> list[Message]:
-        text = transcript.for_judge(turns, assignment, order, question.context, omitted)
+        if self.orders_share_prefix:
+            text = transcript.for_judge_by_seat(
+                turns, assignment, question.choices, question.context, omitted
+            )
+        else:
+            text = transcript.for_judge(turns, assignment, order, question.context, omitted)
         context = question.context if self.sees_context else None
         return self.template.render(
             context_section=f"Source material:\n{transcript.plain(context)}\n\n" if context else "",
@@ -122,7 +127,16 @@ class PromptedJudge:
             answer_a=transcript.plain(question.choices[order[0]]),
             answer_b=transcript.plain(question.choices[order[1]]),
             transcript_section=f"Transcript:\n{text}\n\n" if text else "",
+            seat_transcript_section=f"Transcript:\n{text}\n\n" if text else "",
         )
+
+    @property
+    def orders_share_prefix(self) -> bool:
+        """Whether the template shows the transcript by seat before the answers: then its two
+        presentation orders differ only from the answer list on (see
+        :func:`agents.transcript.for_judge_by_seat`)."""
+        user = self.template.user
+        return 0 <= user.find("{seat_transcript_section}") < user.find("{answer_a}")
 
     async def judge(
         self,
@@ -147,7 +161,12 @@ class PromptedJudge:
                 )
                 for order in ORDERS
             ]
-            done = await asyncio.gather(*(backend.score_choices([r]) for r in requests))
+            if self.orders_share_prefix and getattr(backend, "caches_prefixes", False):
+                # Sent together, both orders are prefilled in the same engine step and neither
+                # finds the shared transcript cached; the second, sent after the first, does.
+                done = [await backend.score_choices([r]) for r in requests]
+            else:
+                done = await asyncio.gather(*(backend.score_choices([r]) for r in requests))
             return [score for (score,) in done]
 
         scores, fit = await fit_to_context(

