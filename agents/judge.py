@@ -114,12 +114,14 @@ class PromptedJudge:
         order: Sequence[int],
         omitted: Sequence[int] = (),
     ) -> list[Message]:
-        if self.orders_share_prefix:
-            text = transcript.for_judge_by_seat(
+        fields = self.template.system + self.template.user  # render only what it shows
+        text = seat_text = ""
+        if "{transcript_section}" in fields:
+            text = transcript.for_judge(turns, assignment, order, question.context, omitted)
+        if "{seat_transcript_section}" in fields:
+            seat_text = transcript.for_judge_by_seat(
                 turns, assignment, question.choices, question.context, omitted
             )
-        else:
-            text = transcript.for_judge(turns, assignment, order, question.context, omitted)
         context = question.context if self.sees_context else None
         return self.template.render(
             context_section=f"Source material:\n{transcript.plain(context)}\n\n" if context else "",
@@ -127,7 +129,7 @@ class PromptedJudge:
             answer_a=transcript.plain(question.choices[order[0]]),
             answer_b=transcript.plain(question.choices[order[1]]),
             transcript_section=f"Transcript:\n{text}\n\n" if text else "",
-            seat_transcript_section=f"Transcript:\n{text}\n\n" if text else "",
+            seat_transcript_section=f"Transcript:\n{seat_text}\n\n" if seat_text else "",
         )
 
     @property

@@ -3,6 +3,8 @@ prompts of a judgment differ only from the answer list on."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from agents.judge import ORDERS, PromptedJudge
 from oversight.store import Question, Turn
 
@@ -58,3 +60,14 @@ def test_it_is_a_judge_of_its_own() -> None:
         for t in ("judge", "judge_skeptic", "judge_shared_prefix")
     }
     assert len(ids) == 3
+
+
+def test_a_template_gets_the_rendering_it_names(tmp_path: Path) -> None:
+    """The seat rendering wherever the template names it; sequencing only where it comes
+    before the answers (after them, the orders differ before the transcript)."""
+    path = tmp_path / "late.txt"
+    path.write_text("Judge.\n=== user ===\nA: {answer_a}\nB: {answer_b}\n{seat_transcript_section}")
+    judge = PromptedJudge.from_template_name("late", "m", str(path))
+    user = judge.messages(QUESTION, TURNS, SIDES, ORDERS[0])[1]["content"]
+    assert "Debater 1 defends: oxygen" in user and "defending" not in user
+    assert not judge.orders_share_prefix
