@@ -16,7 +16,7 @@ from agents.judge import ORDERS, PromptedJudge
 from agents.templates import load_template
 from benchmarks.common import DEFAULT_MODEL, Figures, Options
 from oversight.backends import TransformersBackend
-from oversight.backends.base import GenerateRequest, SamplingParams
+from oversight.backends.base import Completion, GenerateRequest, SamplingParams
 from oversight.store import Question, Turn
 
 SPEECH = (
@@ -73,8 +73,13 @@ async def _measure(model: str, repeats: int, words: int) -> Figures:
         token = (time.perf_counter() - start) / repeats
     finally:
         await backend.aclose()
+    return {"model": model, **judge_figures(repeats, done, judgment, token)}
+
+
+def judge_figures(repeats: int, done: Completion, judgment: float, token: float) -> Figures:
+    """The judge-cost figures of one measurement: seconds per judgment and per one-token
+    generation of the same prompt (``done``, the last of them) and their ratio."""
     return {
-        "model": model,
         "repeats": repeats,
         "prompt_tokens": done.prompt_tokens,
         "generated_tokens": done.completion_tokens,

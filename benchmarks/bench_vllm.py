@@ -34,7 +34,7 @@ from typing import Any
 from agents.judge import ORDERS, PromptedJudge
 from agents.templates import load_template
 from benchmarks.bench_efficiency import _config, _Recording, efficiency_figures
-from benchmarks.bench_judge import debate
+from benchmarks.bench_judge import debate, judge_figures
 from benchmarks.bench_overhead import InstantBackend
 from benchmarks.common import DEFAULT_MODEL, Figures, Options, write_questions
 from oversight.backends.base import GenerateRequest, SamplingParams
@@ -127,13 +127,7 @@ async def _judge_cost(
             / max(backend.stats.prompt_tokens - cached[1], 1),
             3,
         ),
-        "repeats": repeats,
-        "prompt_tokens": done.prompt_tokens,
-        "generated_tokens": done.completion_tokens,
-        "judgment_s": round(judgment, 4),
-        "one_token_s": round(token, 4),
-        "judgment_per_token": round(judgment / token, 3),
-        "goal": "<= 2",
+        **judge_figures(repeats, done, judgment, token),
     }
 
 
