@@ -62,3 +62,35 @@ def test_chunks_run_every_debate_and_a_rerun_opens_only_the_chunk_with_work(
     assert store.debate(victim.id).status == "complete"
     assert store.statuses([victim.id, "not-a-debate"]) == {victim.id: "complete"}
     store.close()
+
+
+def test_a_debate_finished_elsewhere_after_planning_is_not_run_and_progress_ends_full(
+    tiny_chat_model: Path, make_recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process sharing the Store completes a debate between this run's planning and
+    its chunk's turn (forced here right after ``prepare``): it is not run here, it counts as
+    run elsewhere, and progress still ends at the total."""
+    monkeypatch.setattr(runner_module, "PLAN_CHUNK", 2)
+    store = Store(f"sqlite:///{tmp_path / 'exp.db'}")
+    cfg = _config(tiny_chat_model, store.url)
+    taken: list[str] = []
+
+    class Elsewhere(Runner):
+        def prepare(self) -> runner_module.Prepared:
+            prepared = super().prepare()
+            last = prepared.chunk(2)[0]  # the third chunk's question: planned, not yet run
+            (debate,) = [d for d in store.all(Debate) if d.question_id == last.id]
+            store.set_status(debate.id, "complete")
+            taken.append(debate.id)
+            return prepared
+
+    seen: list[tuple[int, int]] = []
+    factory, _ = make_recording()
+    summary = asyncio.run(
+        Elsewhere(cfg, store, backend_factory=factory).run(lambda d, t: seen.append((d, t)))
+    )
+    assert (summary.planned, summary.ran, summary.completed, summary.elsewhere) == (5, 4, 4, 1)
+    assert seen[-1] == (5, 5)
+    assert store.count(Judgment) == 4  # the debate taken elsewhere got no judgment here
+    assert all(j.debate_id != taken[0] for j in store.all(Judgment))
+    store.close()
